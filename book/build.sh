@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Build the Jupyter Book (v1) offline-capable, with warnings as errors.
+# MathJax, require.js and the ipywidgets HTML manager are fetched from the npm registry into
+# book/offline/ (git-ignored) so that the built pages render math and widgets from file://.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+off="$here/offline"
+if [ ! -f "$off/mathjax/tex-mml-chtml.js" ] || [ ! -f "$off/widgets/embed-amd.js" ] || [ ! -f "$off/widgets/require.js" ]; then
+  tmp="$(mktemp -d)"
+  (cd "$tmp" && npm pack --silent @jupyter-widgets/html-manager@1.0.15 requirejs@2.3.7 mathjax@3 >/dev/null)
+  rm -rf "$off" && mkdir -p "$off/widgets" "$off/mathjax"
+  for t in "$tmp"/*.tgz; do mkdir -p "$tmp/x" && tar -xzf "$t" -C "$tmp/x" && mv "$tmp/x/package" "$tmp/$(basename "$t" .tgz)" && rm -rf "$tmp/x"; done
+  cp -r "$tmp"/jupyter-widgets-html-manager-*/dist/* "$off/widgets/"
+  cp "$tmp"/requirejs-*/require.js "$off/widgets/require.js"
+  cp -r "$tmp"/mathjax-*/es5/* "$off/mathjax/"
+  rm -rf "$tmp"
+fi
+export LOTTERY_LAB_QUICK="${LOTTERY_LAB_QUICK:-1}"
+export MPLBACKEND=Agg
+jupyter-book build -W -n --keep-going "$here"
