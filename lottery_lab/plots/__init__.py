@@ -1,0 +1,1 @@
+"""matplotlib figures used by notebooks, the book and the CLI, one module per area."""

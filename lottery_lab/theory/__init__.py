@@ -1,0 +1,1 @@
+"""Theory demos: random subset sums (strong tickets) and the no-overlap CNN teacher-student model."""
