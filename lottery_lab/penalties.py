@@ -1,0 +1,398 @@
+"""Sparsity penalties shared by every part of lottery_lab: value, gradient and proximal operator.
+
+Every penalty is a function R of |x|, works elementwise on numpy arrays and torch tensors alike
+(torch is never imported here: a tensor brings its own namespace), and is normalised to slope 1 at
+0⁺ wherever that slope is finite, so that λ means the same thing across penalties:
+
+=========  ==========================================================  ==================
+name       R(x), with t = |x|                                          parameters
+=========  ==========================================================  ==================
+``l1``     t                                                           —
+``log``    ε·log(1 + t/ε)                                              ``eps`` > 0
+``lp``     ((t + ε)^p − ε^p) / (p·ε^(p−1))   (ℓp smoothed near 0)      0 < ``p`` < 1, ``eps`` > 0
+``scad``   t  |  (2abt − t² − b²)/(2(a−1)b)  |  b(a+1)/2               ``a`` > 2, ``b`` > 0
+           for t ≤ b, b < t ≤ ab, t > ab
+``mcp``    t − t²/(2γ) for t ≤ γ, γ/2 beyond                           ``gamma`` > 0
+``tl1``    a·t/(a + t)  =  a/(a+1) · ρ_a(t)                            ``a`` > 0
+``l0``     1 if t ≠ 0 else 0                                           —
+=========  ==========================================================  ==================
+
+ρ_a(t) = (a+1)t/(a+t) is the transformed ℓ1 of Zhang & Xin; its slope at 0 is (a+1)/a, so a weight
+λ_ZX on ρ_a equals λ = λ_ZX·(a+1)/a here.
+
+Example
+-------
+>>> from lottery_lab import penalties
+>>> P = penalties.get("log", eps=0.1)
+>>> float(P.prox(1.0, 0.05))  # doctest: +ELLIPSIS
+0.95...
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import numpy as np
+
+__all__ = ["Penalty", "get", "names"]
+
+
+class _Ops:
+    """The few array operations the penalties need, for numpy or for torch (taken from the input)."""
+
+    def __init__(self, torch_module: Any | None):
+        self.torch = torch_module
+
+    def asarray(self, x: Any, like: Any = None) -> Any:
+        if self.torch is None:
+            return np.asarray(x, dtype=float)
+        if isinstance(x, self.torch.Tensor):
+            return x
+        kw = {"dtype": like.dtype, "device": like.device} if like is not None else {}
+        return self.torch.as_tensor(x, **kw)
+
+    def __getattr__(self, name: str) -> Callable:
+        lib = np if self.torch is None else self.torch
+        alias = {"clip": "clamp", "arccos": "acos"} if self.torch is not None else {}
+        return getattr(lib, alias.get(name, name))
+
+    def broadcast(self, *xs: Any) -> list[Any]:
+        if self.torch is None:
+            return list(np.broadcast_arrays(*xs))
+        return list(self.torch.broadcast_tensors(*xs))
+
+    def argmin_select(self, candidates: list[Any], objective: Callable[[Any], Any]) -> Any:
+        """Elementwise, the candidate with the smallest objective (first one on ties)."""
+        best = candidates[0]
+        best_val = objective(best)
+        for c in candidates[1:]:
+            val = objective(c)
+            better = val < best_val
+            best = self.where(better, c, best)
+            best_val = self.where(better, val, best_val)
+        return best
+
+
+def _ops_for(x: Any) -> _Ops:
+    mod = type(x).__module__
+    if mod.startswith("torch"):
+        import torch
+
+        return _Ops(torch)
+    return _Ops(None)
+
+
+def _check_real(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    return value
+
+
+class Penalty:
+    """A separable sparsity penalty R, applied elementwise.
+
+    Subclasses define ``_r(t)``, ``_dr(t)`` and ``_prox_pos(t, tau)`` for t = |x| ≥ 0; this class adds
+    the sign handling and the numpy/torch dispatch.
+
+    Attributes
+    ----------
+    name : str
+        Registry name (``penalties.get(name)`` returns an equal penalty).
+    params : dict
+        The penalty's parameters.
+    is_convex : bool
+        True only for ℓ1: the others are concave on [0, ∞) (ℓ0 is not even continuous).
+    """
+
+    name: str = ""
+    is_convex: bool = False
+    _param_names: tuple[str, ...] = ()
+    _defaults: dict[str, float] = {}
+
+    def __init__(self, **params: Any):
+        unknown = sorted(set(params) - set(self._param_names))
+        if unknown:
+            allowed = ", ".join(self._param_names) or "none"
+            raise ValueError(
+                f"penalty {self.name!r} got unknown parameter(s) {', '.join(unknown)}; allowed: {allowed}"
+            )
+        merged = {**self._defaults, **params}
+        self.params = {k: _check_real(k, v) for k, v in merged.items()}
+        self._validate()
+
+    def _validate(self) -> None:
+        """Raise ValueError naming the parameter when a parameter is outside its domain."""
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v:g}" for k, v in self.params.items())
+        return f"Penalty({self.name!r}{', ' if args else ''}{args})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Penalty) and (self.name, self.params) == (other.name, other.params)
+
+    def __hash__(self) -> int:
+        return hash((self.name, tuple(sorted(self.params.items()))))
+
+    # --- public API -------------------------------------------------------------------------------
+    def value(self, x: Any) -> Any:
+        """R(x) elementwise (sum it for the penalty of a vector).
+
+        With torch tensors the result is differentiable by autograd, but autograd takes the
+        derivative of |x| at 0 to be 0: use :meth:`grad` for the right derivative at 0.
+        """
+        ops = _ops_for(x)
+        x = ops.asarray(x)
+        return self._r(ops, ops.abs(x))
+
+    def grad(self, x: Any) -> Any:
+        """dR/dx elementwise: sign(x)·R'(|x|), with the right derivative R'(0⁺) at x = 0.
+
+        On x ≥ 0 (masks) this is the derivative, and at a kink a supergradient of the concave R.
+        """
+        ops = _ops_for(x)
+        x = ops.asarray(x)
+        sign = ops.where(x < 0, -1.0, 1.0)
+        return sign * self._dr(ops, ops.abs(x))
+
+    def prox(self, x: Any, tau: Any) -> Any:
+        """argmin_z ½(z − x)² + τ·R(z), elementwise; τ ≥ 0 is a scalar or broadcasts against x."""
+        ops = _ops_for(x)
+        x = ops.asarray(x)
+        tau = ops.asarray(tau, like=x)
+        if bool((tau < 0).any()):
+            raise ValueError(f"tau must be >= 0, got {tau}")
+        x, tau = ops.broadcast(x, tau)
+        t = ops.abs(x)
+        z = self._prox_pos(ops, t, tau)
+        return ops.where(x < 0, -z, z)
+
+    # --- helpers for subclasses -------------------------------------------------------------------
+    def _best_of(self, ops: _Ops, t: Any, tau: Any, candidates: list[Any]) -> Any:
+        """The candidate z ≥ 0 minimising ½(z − t)² + τ R(z), elementwise."""
+        return ops.argmin_select(candidates, lambda z: 0.5 * (z - t) ** 2 + tau * self._r(ops, z))
+
+    def _r(self, ops: _Ops, t: Any) -> Any:
+        raise NotImplementedError
+
+    def _dr(self, ops: _Ops, t: Any) -> Any:
+        raise NotImplementedError
+
+    def _prox_pos(self, ops: _Ops, t: Any, tau: Any) -> Any:
+        raise NotImplementedError
+
+
+class L1(Penalty):
+    """ℓ1: R(x) = |x|; prox = soft threshold."""
+
+    name, is_convex = "l1", True
+
+    def _r(self, ops, t):
+        return t
+
+    def _dr(self, ops, t):
+        return ops.ones_like(t)
+
+    def _prox_pos(self, ops, t, tau):
+        return ops.clip(t - tau, 0.0, None)
+
+
+class Log(Penalty):
+    """Log penalty ε·log(1 + |x|/ε); prox: the larger root of a quadratic, or 0, whichever is lower."""
+
+    name, _param_names, _defaults = "log", ("eps",), {"eps": 0.1}
+
+    def _validate(self):
+        if self.params["eps"] <= 0:
+            raise ValueError(f"eps must be > 0 for the log penalty, got {self.params['eps']}")
+
+    def _r(self, ops, t):
+        eps = self.params["eps"]
+        return eps * ops.log1p(t / eps)
+
+    def _dr(self, ops, t):
+        eps = self.params["eps"]
+        return eps / (eps + t)
+
+    def _prox_pos(self, ops, t, tau):
+        # stationary points z > 0 solve z² + (ε − t) z + ε(τ − t) = 0; the larger root is the local min
+        eps = self.params["eps"]
+        disc = (eps + t) ** 2 - 4.0 * tau * eps
+        root = 0.5 * ((t - eps) + ops.sqrt(ops.clip(disc, 0.0, None)))
+        root = ops.where(disc >= 0, ops.clip(root, 0.0, None), ops.zeros_like(t))
+        return self._best_of(ops, t, tau, [ops.zeros_like(t), root])
+
+
+class Lp(Penalty):
+    """ℓp (0 < p < 1) smoothed near 0: ((|x| + ε)^p − ε^p)/(p ε^(p−1)); prox by bisection."""
+
+    name, _param_names, _defaults = "lp", ("p", "eps"), {"p": 0.5, "eps": 0.1}
+    _BISECTION_STEPS = 80
+
+    def _validate(self):
+        if not 0 < self.params["p"] < 1:
+            raise ValueError(f"p must be in (0, 1) for the lp penalty, got {self.params['p']}")
+        if self.params["eps"] <= 0:
+            raise ValueError(f"eps must be > 0 for the lp penalty, got {self.params['eps']}")
+
+    def _r(self, ops, t):
+        p, eps = self.params["p"], self.params["eps"]
+        return ((t + eps) ** p - eps**p) / (p * eps ** (p - 1))
+
+    def _dr(self, ops, t):
+        p, eps = self.params["p"], self.params["eps"]
+        return ((t + eps) / eps) ** (p - 1)
+
+    def _prox_pos(self, ops, t, tau):
+        # φ(z) = z − t + τ R'(z) is convex in z with φ(t) ≥ 0; the local minimiser of the prox objective
+        # is φ's largest root, bracketed by [argmin φ, t]; compare it with z = 0.
+        p, eps = self.params["p"], self.params["eps"]
+        safe_tau = ops.where(tau > 0, tau, ops.ones_like(tau))
+        z_c = eps * (eps / (safe_tau * (1 - p))) ** (1 / (p - 2)) - eps
+        lo = ops.minimum(ops.clip(z_c, 0.0, None), t)
+        hi = t + 0.0
+        phi = lambda z: z - t + tau * self._dr(ops, z)  # noqa: E731
+        has_root = phi(lo) <= 0
+        for _ in range(self._BISECTION_STEPS):
+            mid = 0.5 * (lo + hi)
+            neg = phi(mid) <= 0
+            lo = ops.where(neg, mid, lo)
+            hi = ops.where(neg, hi, mid)
+        root = ops.where(has_root, hi, ops.zeros_like(t))
+        return ops.where(tau > 0, self._best_of(ops, t, tau, [ops.zeros_like(t), root]), t)
+
+
+class SCAD(Penalty):
+    """SCAD (Fan & Li) with knee ``b`` and shape ``a`` > 2, scaled to slope 1 at 0."""
+
+    name, _param_names, _defaults = "scad", ("a", "b"), {"a": 3.7, "b": 0.1}
+
+    def _validate(self):
+        if self.params["a"] <= 2:
+            raise ValueError(f"a must be > 2 for the scad penalty, got {self.params['a']}")
+        if self.params["b"] <= 0:
+            raise ValueError(f"b must be > 0 for the scad penalty, got {self.params['b']}")
+
+    def _r(self, ops, t):
+        a, b = self.params["a"], self.params["b"]
+        mid = (2 * a * b * t - t**2 - b**2) / (2 * (a - 1) * b)
+        return ops.where(t <= b, t, ops.where(t <= a * b, mid, b * (a + 1) / 2 + 0 * t))
+
+    def _dr(self, ops, t):
+        a, b = self.params["a"], self.params["b"]
+        return ops.where(t <= b, ops.ones_like(t), ops.clip((a * b - t) / ((a - 1) * b), 0.0, None))
+
+    def _prox_pos(self, ops, t, tau):
+        # exact: the minimiser of each quadratic piece (or its ends, where the piece is concave)
+        a, b = self.params["a"], self.params["b"]
+        z1 = ops.clip(t - tau, 0.0, b)
+        curv = 1 - tau / ((a - 1) * b)
+        safe = ops.where(curv > 0, curv, ops.ones_like(curv))
+        z2 = ops.where(curv > 0, ops.clip((t - tau * a / (a - 1)) / safe, b, a * b), b + 0 * t)
+        z3 = ops.clip(t, a * b, None)
+        cands = [ops.zeros_like(t), z1, b + 0 * t, z2, a * b + 0 * t, z3]
+        return self._best_of(ops, t, tau, cands)
+
+
+class MCP(Penalty):
+    """Minimax concave penalty (Zhang) with knee ``gamma``: |x| − x²/(2γ) up to γ, then γ/2."""
+
+    name, _param_names, _defaults = "mcp", ("gamma",), {"gamma": 0.5}
+
+    def _validate(self):
+        if self.params["gamma"] <= 0:
+            raise ValueError(f"gamma must be > 0 for the mcp penalty, got {self.params['gamma']}")
+
+    def _r(self, ops, t):
+        g = self.params["gamma"]
+        return ops.where(t <= g, t - t**2 / (2 * g), g / 2 + 0 * t)
+
+    def _dr(self, ops, t):
+        return ops.clip(1 - t / self.params["gamma"], 0.0, None)
+
+    def _prox_pos(self, ops, t, tau):
+        g = self.params["gamma"]
+        curv = 1 - tau / g
+        safe = ops.where(curv > 0, curv, ops.ones_like(curv))
+        z1 = ops.where(curv > 0, ops.clip((t - tau) / safe, 0.0, g), ops.zeros_like(t))
+        cands = [ops.zeros_like(t), z1, g + 0 * t, ops.clip(t, g, None)]
+        return self._best_of(ops, t, tau, cands)
+
+
+class TL1(Penalty):
+    """Transformed ℓ1, normalised: a|x|/(a + |x|) = a/(a+1)·ρ_a(x); prox by Zhang & Xin's formula."""
+
+    name, _param_names, _defaults = "tl1", ("a",), {"a": 1.0}
+
+    def _validate(self):
+        if self.params["a"] <= 0:
+            raise ValueError(f"a must be > 0 for the tl1 penalty, got {self.params['a']}")
+
+    def _r(self, ops, t):
+        a = self.params["a"]
+        return a * t / (a + t)
+
+    def _dr(self, ops, t):
+        a = self.params["a"]
+        return a**2 / (a + t) ** 2
+
+    def threshold(self, tau: Any) -> Any:
+        """The prox's threshold t*(τ): prox(x, τ) = 0 iff |x| ≤ t*. Two regimes (Zhang & Xin)."""
+        ops = _ops_for(tau)
+        tau = ops.asarray(tau)
+        a = self.params["a"]
+        lam = tau * a / (a + 1)  # weight on the un-normalised ρ_a
+        small = lam * (a + 1) / a
+        large = ops.sqrt(2 * lam * (a + 1)) - a / 2
+        return ops.where(lam <= a**2 / (2 * (a + 1)), small, large)
+
+    def _prox_pos(self, ops, t, tau):
+        a = self.params["a"]
+        lam = tau * a / (a + 1)
+        cos_arg = ops.clip(1 - 27 * lam * a * (a + 1) / (2 * (a + t) ** 3), -1.0, 1.0)
+        phi = ops.arccos(cos_arg)
+        z = 2.0 / 3.0 * (a + t) * ops.cos(phi / 3) - 2.0 * a / 3.0 + t / 3.0
+        return ops.where(t > self.threshold(tau), ops.clip(z, 0.0, None), ops.zeros_like(t))
+
+
+class L0(Penalty):
+    """ℓ0: the count of non-zeros; prox = hard threshold at √(2τ). Its gradient is 0 away from 0."""
+
+    name = "l0"
+
+    def _r(self, ops, t):
+        return ops.where(t != 0, ops.ones_like(t), ops.zeros_like(t))
+
+    def _dr(self, ops, t):
+        return ops.zeros_like(t)
+
+    def _prox_pos(self, ops, t, tau):
+        return ops.where(t > ops.sqrt(2 * tau), t, ops.zeros_like(t))
+
+
+_REGISTRY: dict[str, type[Penalty]] = {cls.name: cls for cls in (L1, Log, Lp, SCAD, MCP, TL1, L0)}
+
+
+def names() -> list[str]:
+    """The registered penalty names."""
+    return list(_REGISTRY)
+
+
+def get(name: str | Penalty, **params: Any) -> Penalty:
+    """The penalty registered as ``name``, with its parameters (see the module docstring).
+
+    A :class:`Penalty` passed as ``name`` is returned as it is (then ``params`` must be empty).
+    """
+    if isinstance(name, Penalty):
+        if params:
+            raise ValueError("params cannot be given together with a Penalty instance")
+        return name
+    if not isinstance(name, str):
+        raise TypeError(f"penalty name must be a str, got {type(name).__name__}")
+    key = name.lower()
+    if key not in _REGISTRY:
+        raise ValueError(f"unknown penalty {name!r}; registered names: {', '.join(names())}")
+    return _REGISTRY[key](**params)
