@@ -25,7 +25,7 @@ Example
 >>> from lottery_lab import penalties
 >>> P = penalties.get("log", eps=0.1)
 >>> float(P.prox(1.0, 0.05))  # doctest: +ELLIPSIS
-0.95...
+0.995...
 """
 
 from __future__ import annotations
