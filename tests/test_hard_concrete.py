@@ -1,0 +1,89 @@
+"""Hard-concrete gates against Monte Carlo, and the density multipliers against the ascent rule."""
+
+import math
+
+import pytest
+import torch
+
+from lottery_lab.methods.hard_concrete import HardConcrete
+from lottery_lab.methods.lagrangian import DensityMultipliers
+
+N = 100_000
+
+
+@pytest.mark.parametrize("log_alpha", [-3.0, -0.5, 0.0, 1.0, 4.0])
+def test_sampling_statistics_match_closed_form(log_alpha):
+    hc = HardConcrete()
+    g = torch.Generator().manual_seed(int(10 * log_alpha) + 100)
+    la = torch.full((N,), log_alpha, dtype=torch.float64)
+    z = hc.sample(la, generator=g)
+    assert z.min() >= 0 and z.max() <= 1
+    # independent reference for P(z = 0): the CDF of the logistic variable log u − log(1 − u)
+    c = -hc.gamma / (hc.zeta - hc.gamma)
+    p0_ref = 1 / (1 + math.exp(-(hc.beta * math.log(c / (1 - c)) - log_alpha)))
+    for emp, ref in [
+        ((z == 0).double().mean().item(), p0_ref),
+        ((z != 0).double().mean().item(), hc.prob_nonzero(la[:1]).item()),
+        ((z == 1).double().mean().item(), hc.prob_one(la[:1]).item()),
+    ]:
+        sd = math.sqrt(max(ref * (1 - ref), 1e-12) / N)
+        assert abs(emp - ref) <= 5 * sd + 1e-4, (emp, ref)
+    assert hc.prob_nonzero(la[:1]).item() == pytest.approx(1 - p0_ref, abs=1e-12)
+
+
+def test_expected_l0_norm_over_a_vector():
+    hc = HardConcrete()
+    g = torch.Generator().manual_seed(0)
+    la = torch.linspace(-4, 4, 50, dtype=torch.float64)
+    draws = torch.stack([hc.sample(la, generator=g) for _ in range(4000)])
+    emp = (draws != 0).double().sum(1).mean().item()
+    assert emp == pytest.approx(hc.prob_nonzero(la).sum().item(), rel=0.01)
+
+
+def test_sample_is_differentiable_and_deterministic_gate():
+    hc = HardConcrete()
+    la = torch.zeros(10, requires_grad=True)
+    hc.sample(la, generator=torch.Generator().manual_seed(1)).sum().backward()
+    assert la.grad is not None and torch.isfinite(la.grad).all()
+    # σ(0)(ζ − γ) + γ = 0.5·1.2 − 0.1 = 0.5
+    assert hc.deterministic(torch.zeros(1)).item() == pytest.approx(0.5)
+    assert hc.deterministic(torch.tensor([10.0, -10.0])).tolist() == [1.0, 0.0]
+
+
+def test_log_alpha_for_density_inverts_prob_nonzero():
+    hc = HardConcrete()
+    for d in (0.05, 0.5, 0.9):
+        assert hc.prob_nonzero(torch.tensor(hc.log_alpha_for_density(d))).item() == pytest.approx(d)
+
+
+def test_bad_hard_concrete_parameters():
+    with pytest.raises(ValueError, match="beta"):
+        HardConcrete(beta=0.0)
+    with pytest.raises(ValueError, match="gamma"):
+        HardConcrete(gamma=0.1)
+    with pytest.raises(ValueError, match="density"):
+        HardConcrete().log_alpha_for_density(1.0)
+
+
+def test_multipliers_ascend_and_restart():
+    mult = DensityMultipliers({"global": 0.1, "fc1": 0.2}, lr=0.5)
+    mult.step({"global": 0.3, "fc1": 0.1})
+    assert mult.mu == {"global": pytest.approx(0.5 * 0.2), "fc1": 0.0}
+    mult.step({"global": 0.2, "fc1": 0.3})
+    assert mult.mu == {"global": pytest.approx(0.1 + 0.05), "fc1": pytest.approx(0.05)}
+    mult.step({"global": 0.05, "fc1": 0.3})  # satisfied → dual restart
+    assert mult.mu["global"] == 0.0
+    d = {"global": torch.tensor(0.3, requires_grad=True), "fc1": torch.tensor(0.4, requires_grad=True)}
+    mult.lagrangian_term(d).backward()
+    assert d["fc1"].grad.item() == pytest.approx(mult.mu["fc1"]) and d["global"].grad.item() == 0.0
+    no_restart = DensityMultipliers({"global": 0.1}, lr=1.0, restarts=False)
+    no_restart.step({"global": 0.5})
+    no_restart.step({"global": 0.0})
+    assert no_restart.mu["global"] == pytest.approx(0.3)
+
+
+@pytest.mark.parametrize("targets,lr,word", [({}, 0.1, "targets"), ({"g": 0.0}, 0.1, "target"),
+                                             ({"g": 1.0}, 0.1, "target"), ({"g": 0.5}, 0.0, "lr")])
+def test_bad_multiplier_arguments(targets, lr, word):
+    with pytest.raises(ValueError, match=word):
+        DensityMultipliers(targets, lr=lr)
