@@ -1,0 +1,73 @@
+"""Saliency scores for one-shot pruning at initialisation: SNIP, SynFlow, magnitude.
+
+Each returns a dict parameter name → non-negative score tensor (the shape of the weight); a method
+keeps the top fraction of all scores. The model's state is left exactly as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def _named(model: nn.Module, names: list[str]) -> dict[str, nn.Parameter]:
+    params = dict(model.named_parameters())
+    missing = [n for n in names if n not in params]
+    if missing:
+        raise ValueError(f"names not parameters of the model: {missing}")
+    return {n: params[n] for n in names}
+
+
+def magnitude_scores(model: nn.Module, names: list[str]) -> dict[str, torch.Tensor]:
+    """|w| at initialisation."""
+    return {n: p.detach().abs().clone() for n, p in _named(model, names).items()}
+
+
+def snip_scores(model: nn.Module, names: list[str], X: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+    """SNIP (Lee et al. 2019): |∂L/∂w ⊙ w| for the cross-entropy L on one batch (X, y).
+
+    This is the connection sensitivity |∂L/∂c| at c = 1 for a mask c multiplying w.
+    """
+    params = _named(model, names)
+    model.zero_grad(set_to_none=True)
+    loss = F.cross_entropy(model(X), y)
+    grads = torch.autograd.grad(loss, list(params.values()))
+    return {n: (g * p).detach().abs() for (n, p), g in zip(params.items(), grads)}
+
+
+def synflow_scores(
+    model: nn.Module,
+    names: list[str],
+    input_shape: tuple[int, ...],
+    masks: Mapping[str, torch.Tensor] | None = None,
+) -> dict[str, torch.Tensor]:
+    """SynFlow (Tanaka et al. 2020): (∂R/∂w) ⊙ w with R = 1ᵀ f(1; |θ|), data-free.
+
+    All floating-point state (weights, biases, BatchNorm statistics) is replaced by its absolute
+    value, the network is run in eval mode on an all-ones input, and restored afterwards.
+    ``masks`` (name → 0/1 tensor) zero the already-pruned weights, as in SynFlow's iterative use.
+    """
+    params = _named(model, names)
+    was_training = model.training
+    model.eval()
+    saved = {n: t.clone() for n, t in model.state_dict().items()}
+    try:
+        with torch.no_grad():
+            for t in model.state_dict().values():
+                if t.is_floating_point():
+                    t.abs_()
+            if masks is not None:
+                for n, m in masks.items():
+                    params[n].mul_(m.to(params[n].dtype))
+        device = next(model.parameters()).device
+        dtype = next(model.parameters()).dtype
+        R = model(torch.ones((1, *input_shape), device=device, dtype=dtype)).sum()
+        grads = torch.autograd.grad(R, list(params.values()))
+        scores = {n: (g * p).detach().abs() for (n, p), g in zip(params.items(), grads)}
+    finally:
+        model.load_state_dict(saved)
+        model.train(was_training)
+    return scores
