@@ -1,0 +1,445 @@
+"""The lottery: rounds of find-a-mask → rewind → retrain, recorded round by round.
+
+>>> from lottery_lab.lottery import LotteryConfig, play
+>>> result = play(LotteryConfig(method="imp", rounds=3, epochs=2, out_dir=None, progress=False))  # doctest: +SKIP
+>>> print(result.table())  # doctest: +SKIP
+
+Round 0 trains the dense network from θ₀ (seeded), and the weights θ_k at iteration ``rewind_iter``
+of that training are kept (k = 0: θ₀, Frankle & Carbin's reset; k > 0: late rewinding). Each later
+round r: the method finds a mask from round r − 1's trained ticket (IMP: its magnitudes; concave: a
+search that trains θ and a relaxed mask), the surviving weights are rewound to θ_k, and the ticket
+trains steps k … T − 1 of the same schedule and data order as round 0. With ``reinit=True`` every
+round's mask is also trained from fresh random weights (the reinitialisation control: same mask,
+same steps), recorded as ``reinit_acc``/``reinit_loss``.
+
+All randomness is derived from ``seed`` through explicit generators (see :func:`derive_seed`), and
+every phase checkpoints at epoch ends, so a rerun of the same config resumes where it stopped and
+ends bit-identical (on the CPU) to an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import time
+import warnings
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+from torch import nn
+
+from lottery_lab import masks as masks_lib
+from lottery_lab import methods
+from lottery_lab.runs import LotteryResult, RunStore, load  # noqa: F401  (re-exported)
+from lottery_lab.train import (DEVICES, OPTIMIZERS, SCHEDULES, Callback, TrainConfig, TrainState, evaluate,
+                               select_device, train)
+
+__all__ = ["LotteryConfig", "LotteryResult", "play", "load", "derive_seed", "run_dir"]
+
+log = logging.getLogger("lottery_lab")
+
+#: Fields the run directory's hash ignores: they do not change what a round computes (``rounds``
+#: only says how many rounds to play, so a rerun with more rounds extends the same run).
+NOT_HASHED = frozenset({"rounds", "out_dir", "progress", "device", "compile"})
+
+
+def _help(text: str, default: Any = MISSING, factory: Callable | None = None):
+    if factory is not None:
+        return field(default_factory=factory, metadata={"help": text})
+    return field(default=default, metadata={"help": text})
+
+
+@dataclass
+class LotteryConfig:
+    """Everything that defines a lottery run. Fields carry help text in ``metadata["help"]``."""
+
+    method: str = _help("pruning method: one of lottery_lab.methods.names()", "imp")
+    method_kw: dict = _help("keyword arguments of the method (e.g. {'prune_fraction': 0.2})", factory=dict)
+    model: str = _help("model: one of lottery_lab.models.names()", "mlp")
+    model_kw: dict = _help("keyword arguments of the model (e.g. {'width': 0.5})", factory=dict)
+    data: str = _help("dataset: one of lottery_lab.data.names() (or a label for tensors given to play)",
+                      "mnist5k")
+    data_kw: dict = _help("keyword arguments of data.get (e.g. {'split': 'val'})", factory=dict)
+    rounds: int = _help("pruning rounds after the dense round 0 (results have rounds + 1 rows)", 5)
+    epochs: int = _help("training epochs per round", 10)
+    iterations: int | None = _help("training length in optimiser steps (overrides epochs)", None)
+    batch_size: int = _help("mini-batch size", 128)
+    optimizer: str = _help(f"optimiser: one of {', '.join(OPTIMIZERS)}", "sgd")
+    lr: float = _help("learning rate", 0.1)
+    momentum: float = _help("SGD momentum", 0.9)
+    weight_decay: float = _help("weight decay (L2), never applied to pruned weights", 0.0)
+    schedule: str = _help(f"learning-rate schedule: one of {', '.join(SCHEDULES)}", "constant")
+    milestones: tuple = _help("step schedule: fractions of training where the lr drops by gamma", (0.5, 0.75))
+    gamma: float = _help("step schedule: the lr factor at each milestone", 0.1)
+    rewind_iter: int = _help("rewind tickets to the weights at this step of round 0 (0: to the init)", 0)
+    reinit: bool = _help("also train each round's mask from fresh random weights (the reinit control)",
+                         False)
+    seed: int = _help("seeds the init, the data order and every random choice of the method", 0)
+    device: str = _help(f"device: one of {', '.join(DEVICES)} (auto: cuda, then mps, then cpu)", "auto")
+    amp: bool = _help("bf16 autocast on CUDA (no effect elsewhere)", True)
+    compile: bool = _help("torch.compile the model's forward", False)
+    out_dir: str | None = _help("where run folders go (None: keep nothing on disk)", "runs")
+    progress: bool = _help("show tqdm progress bars", True)
+
+    def __post_init__(self) -> None:
+        for name in ("method_kw", "model_kw", "data_kw"):
+            value = getattr(self, name)
+            if not isinstance(value, dict):
+                raise TypeError(f"{name} must be a dict, got {type(value).__name__}")
+            try:
+                json.dumps(value)
+            except TypeError as exc:
+                raise TypeError(f"{name}={value!r} must hold JSON values (it is stored in config.json): {exc}")
+        if isinstance(self.rounds, bool) or not isinstance(self.rounds, int) or self.rounds < 1:
+            raise ValueError(f"rounds={self.rounds!r} must be an integer >= 1")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise TypeError(f"seed={self.seed!r} must be an integer")
+        if isinstance(self.rewind_iter, bool) or not isinstance(self.rewind_iter, int) or self.rewind_iter < 0:
+            raise ValueError(f"rewind_iter={self.rewind_iter!r} must be an integer >= 0")
+        if self.iterations is not None and isinstance(self.iterations, int) and self.rewind_iter >= self.iterations:
+            raise ValueError(f"rewind_iter={self.rewind_iter} is beyond the training length: it must be < "
+                             f"iterations={self.iterations}")
+        self.milestones = tuple(self.milestones)
+        self.train_config()  # validates the training fields, naming the bad one
+        if self.device not in DEVICES and not str(self.device).startswith("cuda:"):
+            raise ValueError(f"device={self.device!r} is not supported; use one of {', '.join(DEVICES)}")
+        if self.out_dir is not None and not isinstance(self.out_dir, (str, Path)):
+            raise TypeError(f"out_dir must be a path or None, got {type(self.out_dir).__name__}")
+        methods.get(self.method, **self.method_kw)  # unknown method or bad kwargs: errors name them
+        from lottery_lab import models
+
+        if self.model not in models.names():
+            raise ValueError(f"unknown model={self.model!r}; registered models: {', '.join(models.names())}")
+
+    def train_config(self, **overrides: Any) -> TrainConfig:
+        """The :class:`~lottery_lab.train.TrainConfig` of this run (``overrides`` replace fields)."""
+        kw = dict(epochs=self.epochs, iterations=self.iterations, batch_size=self.batch_size,
+                  optimizer=self.optimizer, lr=self.lr, momentum=self.momentum,
+                  weight_decay=self.weight_decay, schedule=self.schedule, milestones=self.milestones,
+                  gamma=self.gamma, amp=self.amp, compile=self.compile, progress=self.progress)
+        kw.update(overrides)
+        return TrainConfig(**kw)
+
+    # records ---------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """All fields as JSON-ready values."""
+        d = asdict(self)
+        d["milestones"] = list(self.milestones)
+        d["out_dir"] = None if self.out_dir is None else str(self.out_dir)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "LotteryConfig":
+        """The config from :meth:`to_dict` output (or a JSON/CLI dict); unknown keys raise TypeError."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise TypeError(f"unknown config field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return cls(**d)
+
+    def hashed_fields(self) -> dict[str, Any]:
+        """The fields that define the run and differ from their defaults (method defaults dropped too)."""
+        out = {}
+        for f in fields(self):
+            if f.name in NOT_HASHED:
+                continue
+            value = getattr(self, f.name)
+            default = f.default_factory() if f.default_factory is not MISSING else f.default
+            if f.name == "method_kw":
+                method_defaults = methods.defaults(self.method)
+                value = {k: v for k, v in value.items() if k not in method_defaults or method_defaults[k] != v}
+            if f.name == "milestones":
+                value, default = list(value), list(default)
+            if value != default:
+                out[f.name] = value
+        return out
+
+    def short_hash(self, data_fingerprint: str | None = None) -> str:
+        """10 hex digits of SHA-256 over :meth:`hashed_fields` (and custom data's fingerprint).
+
+        Fields at their defaults are left out (as in OpenLTH), so adding a field with a default keeps
+        old run directories valid.
+        """
+        payload = self.hashed_fields()
+        if data_fingerprint is not None:
+            payload["data_fingerprint"] = data_fingerprint
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def derive_seed(seed: int, *tags: Any) -> int:
+    """A 63-bit seed for one use (``tags``: e.g. ``("data",)``, ``("prune", 3)``) derived from ``seed``."""
+    text = "/".join(str(t) for t in (seed, *tags))
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") >> 1
+
+
+def _generator(seed: int, *tags: Any) -> torch.Generator:
+    return torch.Generator().manual_seed(derive_seed(seed, *tags))
+
+
+def _fingerprint(ds) -> str:
+    h = hashlib.sha256()
+    for t in (ds.X_train, ds.y_train, ds.X_test, ds.y_test):
+        t = t.detach().cpu().contiguous()
+        h.update(f"{t.dtype}{tuple(t.shape)}".encode())
+        h.update(t.numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def _dataset(config: LotteryConfig, data):
+    """(dataset, fingerprint): the registry dataset, or the given tensors/Dataset (fingerprinted)."""
+    from lottery_lab import data as data_lib
+
+    if data is None:
+        return data_lib.get(config.data, **config.data_kw), None
+    if isinstance(data, data_lib.Dataset):
+        return data, _fingerprint(data)
+    if not isinstance(data, (tuple, list)) or len(data) != 4:
+        raise TypeError("data must be None, a Dataset, or a tuple (X_train, y_train, X_test, y_test)")
+    ds = data_lib.from_tensors(*data, name=config.data)
+    return ds, _fingerprint(ds)
+
+
+def run_dir(config: LotteryConfig, data=None) -> Path | None:
+    """Where ``play(config, data)`` keeps its records (``None`` when ``config.out_dir`` is None)."""
+    if config.out_dir is None:
+        return None
+    fingerprint = None if data is None else _dataset(config, data)[1]
+    return Path(config.out_dir) / f"{config.method}-{config.short_hash(fingerprint)}"
+
+
+# ------------------------------------------------------------------------------------ callbacks
+
+class _Checkpoint(Callback):
+    def __init__(self, store: RunStore, r: int, phase: str):
+        self.store, self.r, self.phase = store, r, phase
+
+    def on_epoch_end(self, state: TrainState) -> None:
+        self.store.save_checkpoint(self.r, self.phase, state.state_dict())
+
+
+class _Snapshot(Callback):
+    """Keeps θ_k: the model's state after ``step`` optimiser steps."""
+
+    def __init__(self, step: int, keep: Callable[[dict], None]):
+        self.step, self.keep = step, keep
+
+    def after_step(self, state: TrainState) -> None:
+        if state.step == self.step:
+            self.keep(state.model.state_dict())
+
+
+# ---------------------------------------------------------------------------------------- play
+
+class _Run:
+    """The state of one :func:`play` call (kept together so each round's code reads as the paper)."""
+
+    def __init__(self, config: LotteryConfig, data):
+        from lottery_lab import data as data_lib
+
+        self.config = config
+        self.device = select_device(config.device)
+        ds, fingerprint = _dataset(config, data)
+        self.ds = ds.to(self.device)
+        self.method = methods.get(config.method, **config.method_kw)
+        self.train_cfg = config.train_config()
+        self.data_gen = torch.Generator()
+        self.batches = data_lib.Batches(self.ds.X_train, self.ds.y_train, config.batch_size, shuffle=True,
+                                        augment=self.ds.augment, generator=self.data_gen)
+        self.total = self.train_cfg.total_steps(len(self.batches))
+        if config.rewind_iter >= self.total:
+            raise ValueError(
+                f"rewind_iter={config.rewind_iter} is beyond the training length: it must be < "
+                f"{self.total} steps ({config.epochs} epochs x {len(self.batches)} batches"
+                f"{'' if config.iterations is None else f', or iterations={config.iterations}'})")
+        folder = None if config.out_dir is None else Path(config.out_dir) / (
+            f"{config.method}-{config.short_hash(fingerprint)}")
+        self.store = RunStore(folder, self.device)
+        self.store.prepare({"config": config.to_dict(), "hash": config.short_hash(fingerprint),
+                            "hashed": config.hashed_fields(), "data_fingerprint": fingerprint})
+        self.model = self.fresh_model("init")
+        self.extra = ("rewind.pt",)
+
+    def fresh_model(self, *tags: Any) -> nn.Module:
+        """A newly initialised model, seeded from the run's seed and ``tags``, on the run's device."""
+        from lottery_lab import models
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(derive_seed(self.config.seed, *tags))
+            model = models.get(self.config.model, input_shape=self.ds.input_shape,
+                               num_classes=self.ds.num_classes, **self.config.model_kw)
+        return model.to(self.device)
+
+    def fit(self, model: nn.Module, r: int, phase: str, mask, *, start_step: int = 0,
+            callbacks: Sequence[Callback] = (), param_groups=None, batches=None, generator=None,
+            train_cfg: TrainConfig | None = None):
+        """Train one phase of round ``r``, resuming from its epoch checkpoint when there is one."""
+        if generator is None:
+            generator = self.data_gen
+            generator.manual_seed(derive_seed(self.config.seed, "data"))
+        resume = self.store.load_checkpoint(r, phase)
+        if resume is not None:
+            log.info("resuming round %d (%s) at step %d from its checkpoint", r, phase, resume["step"])
+        return train(model, self.batches if batches is None else batches, train_cfg or self.train_cfg, masks=mask,
+                     callbacks=[*callbacks, _Checkpoint(self.store, r, phase)], param_groups=param_groups,
+                     generator=generator, seed=derive_seed(self.config.seed, "train", r, phase),
+                     start_step=start_step, resume=resume, round_index=r, phase=phase)
+
+    def evaluate(self, model: nn.Module) -> tuple[float, float]:
+        return evaluate(model, self.ds.X_test, self.ds.y_test, amp=self.config.amp)
+
+    # the rounds ------------------------------------------------------------------------------
+    def round0(self) -> dict:
+        """Train the dense network from θ₀, keeping θ_k."""
+        store, k = self.store, self.config.rewind_iter
+        mask = masks_lib.ones_like(self.model)
+        store.save(0, "mask.pt", mask)
+        if k == 0:
+            store.save(0, "rewind.pt", self.model.state_dict())
+        else:  # a checkpoint past step k is useless without the θ_k it should have written
+            ckpt = store.load_checkpoint(0, "train")
+            if ckpt is not None and ckpt["step"] >= k and store.load(0, "rewind.pt") is None:
+                store.remove(0, "ckpt_train.pt")
+        snapshot = [_Snapshot(k, lambda sd: store.save(0, "rewind.pt", sd))] if k > 0 else []
+        result = self.fit(self.model, 0, "train", mask, callbacks=snapshot)
+        acc, loss = self.evaluate(self.model)
+        return self.finish(0, mask, {"test_acc": acc, "test_loss": loss, "train_loss": result.train_loss,
+                                     "wall_s": result.elapsed})
+
+    def find_mask(self, r: int, prev_mask) -> tuple[dict, float]:
+        """The method's mask for round r from round r − 1's ticket (now in ``self.model``)."""
+        ctx = methods.Context(r, _generator(self.config.seed, "prune", r))
+        t0 = time.perf_counter()
+        search = self.method.search(self.model, prev_mask, ctx)
+        wall = 0.0
+        if search is not None:
+            cfg = self.train_cfg if search.epochs is None else self.config.train_config(
+                epochs=search.epochs, iterations=None)
+            gen = _generator(self.config.seed, "search", r)
+            from lottery_lab import data as data_lib
+
+            batches = data_lib.Batches(self.ds.X_train, self.ds.y_train, self.config.batch_size,
+                                       augment=self.ds.augment, generator=gen)
+            res = self.fit(search.module, r, "search", search.masks, callbacks=search.callbacks,
+                           param_groups=search.param_groups, batches=batches, generator=gen, train_cfg=cfg)
+            wall = res.elapsed
+            t0 = time.perf_counter()
+        mask = self.method.prune(self.model, prev_mask, ctx, search)
+        _check_mask(self.config.method, r, mask, prev_mask)
+        scores = self.method.scores(search)
+        if scores is not None:
+            self.store.save(r, "scores.pt", scores)
+        return mask, wall + time.perf_counter() - t0
+
+    def round(self, r: int) -> dict:
+        store = self.store
+        phases = store.load_json(r, "phases.json") or {}
+        mask = store.load(r, "mask.pt") if "search" in phases else None
+        if mask is None:
+            prev_mask = store.load(r - 1, "mask.pt")
+            self.model.load_state_dict(store.load(r - 1, "weights.pt"))
+            mask, wall = self.find_mask(r, prev_mask)
+            store.save(r, "mask.pt", mask)
+            phases = {"search": {"wall_s": wall}}
+            store.save_json(r, "phases.json", phases)
+        theta_k = store.load(0, "rewind.pt")
+        weights = store.load(r, "weights.pt") if "train" in phases else None
+        if weights is None:
+            masks_lib.rewind(self.model, theta_k, mask)
+            result = self.fit(self.model, r, "train", mask, start_step=self.config.rewind_iter)
+            acc, loss = self.evaluate(self.model)
+            phases["train"] = {"test_acc": acc, "test_loss": loss, "train_loss": result.train_loss,
+                               "wall_s": result.elapsed}
+            store.save(r, "weights.pt", self.model.state_dict())
+            store.save_json(r, "phases.json", phases)
+        else:
+            self.model.load_state_dict(weights)
+        row = dict(phases["train"])
+        row["wall_s"] += phases["search"]["wall_s"]
+        if self.config.reinit:
+            fresh = self.fresh_model("reinit", r)
+            masks_lib.apply(fresh, mask)
+            result = self.fit(fresh, r, "reinit", mask, start_step=self.config.rewind_iter)
+            row["reinit_acc"], row["reinit_loss"] = self.evaluate(fresh)
+            row["wall_s"] += result.elapsed
+        return self.finish(r, mask, row)
+
+    def finish(self, r: int, mask, measured: dict) -> dict:
+        """Write the round's record (its metrics last: from then on the round counts as done)."""
+        row = {"round": r, "density": masks_lib.density(mask), "test_acc": measured["test_acc"],
+               "test_loss": measured["test_loss"], "train_loss": measured["train_loss"],
+               "method": self.config.method, "seed": self.config.seed, "wall_s": measured["wall_s"]}
+        if self.config.reinit:
+            row["reinit_acc"] = measured.get("reinit_acc")
+            row["reinit_loss"] = measured.get("reinit_loss")
+        if r == 0:
+            self.store.save(0, "weights.pt", self.model.state_dict())
+        self.store.save_json(r, "metrics.json", {"row": row, "layer_density": masks_lib.layer_density(mask)})
+        self.store.clear_checkpoints(r)
+        return row
+
+
+def _check_mask(method: str, r: int, mask, prev_mask) -> None:
+    if set(mask) != set(prev_mask):
+        raise ValueError(f"method {method!r} returned a mask over {sorted(mask)}, expected {sorted(prev_mask)}")
+    for name, m in mask.items():
+        if m.dtype != torch.bool or m.shape != prev_mask[name].shape:
+            raise ValueError(f"method {method!r}: mask {name!r} must be a bool tensor of shape "
+                             f"{tuple(prev_mask[name].shape)}, got {m.dtype} {tuple(m.shape)}")
+        if bool((m & ~prev_mask[name].bool()).any()):
+            raise ValueError(f"method {method!r} revived pruned weights of {name!r} in round {r}")
+        if not bool(m.any()):
+            warnings.warn(f"round {r}: method {method!r} pruned every weight of {name!r}; "
+                          f"the network can no longer pass signal through it", RuntimeWarning, stacklevel=3)
+
+
+def play(config: LotteryConfig, data=None) -> LotteryResult:
+    """Play the lottery: round 0 dense, then ``config.rounds`` rounds of prune → rewind → retrain.
+
+    Parameters
+    ----------
+    config : the run's :class:`LotteryConfig`.
+    data : ``None`` (the registry dataset ``config.data``), a ``(X_train, y_train, X_test, y_test)``
+        tuple of tensors, or a :class:`lottery_lab.data.Dataset`; given data is fingerprinted into the
+        run's hash and ``config.data`` only names it.
+
+    Returns
+    -------
+    LotteryResult
+        ``rows[r]`` for rounds 0 … ``config.rounds``; finished rounds found on disk are reused.
+    """
+    if not isinstance(config, LotteryConfig):
+        raise TypeError(f"config must be a LotteryConfig, got {type(config).__name__}")
+    run = _Run(config, data)
+    store = run.store
+    rows: list[dict] = []
+    layers: list[dict] = []
+    from tqdm.auto import tqdm
+
+    bar = tqdm(range(config.rounds + 1), desc=f"lottery {config.method}", disable=not config.progress,
+               unit="round")
+    try:
+        for r in bar:
+            metrics = store.finished_round(r, run.extra if r == 0 else ())
+            if metrics is None:
+                run.round0() if r == 0 else run.round(r)
+                metrics = store.load_json(r, "metrics.json")
+                if r >= 2:
+                    store.forget_weights(r - 2)
+            rows.append(metrics["row"])
+            layers.append(metrics["layer_density"])
+            store.write_results(rows)
+            bar.set_postfix(density=f"{rows[-1]['density']:.3f}", acc=f"{rows[-1]['test_acc']:.3f}")
+    finally:
+        bar.close()
+    masks: Any
+    if store.on_disk:
+        from lottery_lab.runs import _StoredMasks
+
+        masks = _StoredMasks(store, len(rows))
+    else:
+        masks = [store.load(r, "mask.pt") for r in range(len(rows))]
+    return LotteryResult(rows, config, store.run_dir, masks, layers, store)

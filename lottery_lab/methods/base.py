@@ -1,0 +1,151 @@
+"""What a method is: how it trains while searching, and how it turns that into a binary mask.
+
+A method is one small class (after jaxpruner's ``calculate_scores → create_masks``). The lottery
+runner calls, once per round after round 0, with the current ticket (its trained weights, pruned
+weights zero) and its mask:
+
+1. ``search(model, mask, ctx)`` → a :class:`Search` (a module to train with the method's own
+   parameters, callbacks and optimiser groups) or ``None`` when the trained ticket is enough (IMP).
+   The runner trains it — checkpointed, resumable — with the run's training settings.
+2. ``prune(model, mask, ctx, search)`` → the next mask (bool tensors, a subset of ``mask``).
+
+Everything random must come from ``ctx.generator`` (seeded from the run's seed and the round), so a
+rerun draws the same masks. Register a subclass with :func:`register` and every front end (the
+runner, the CLI, the notebooks) can use it by name.
+"""
+
+from __future__ import annotations
+
+import abc
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Mapping
+
+import torch
+from torch import nn
+
+from lottery_lab.masks import Mask
+from lottery_lab.train import Callback
+
+__all__ = ["Method", "Search", "Context", "register", "get", "names", "prune_lowest", "check_fraction"]
+
+_REGISTRY: dict[str, type["Method"]] = {}
+
+
+@dataclass
+class Context:
+    """Where the search happens: the round and the only source of randomness a method may use."""
+
+    round_index: int
+    generator: torch.Generator
+
+
+@dataclass
+class Search:
+    """Training a method does before it prunes (see the module docstring).
+
+    ``masks`` are keyed by ``module``'s parameter names: entries there stay exactly zero during the
+    search. ``epochs=None`` means the run's training length.
+    """
+
+    module: nn.Module
+    masks: Mask
+    param_groups: list[dict[str, Any]]
+    callbacks: list[Callback] = field(default_factory=list)
+    epochs: int | None = None
+
+
+class Method(abc.ABC):
+    """Base class of pruning methods; subclasses set ``name`` and implement :meth:`prune`."""
+
+    name: ClassVar[str] = ""
+
+    def search(self, model: nn.Module, mask: Mask, ctx: Context) -> Search | None:
+        """The training to do before pruning, or ``None`` to prune the trained ticket directly."""
+        return None
+
+    @abc.abstractmethod
+    def prune(self, model: nn.Module, mask: Mask, ctx: Context, search: Search | None = None) -> Mask:
+        """The next mask (bool, kept ⊆ ``mask``'s kept), from the trained ticket (and the search)."""
+
+    def scores(self, search: Search | None) -> dict[str, torch.Tensor] | None:
+        """Continuous scores worth keeping beside the mask (e.g. the relaxed mask m), or ``None``."""
+        return None
+
+    def kwargs(self) -> dict[str, Any]:
+        """The constructor arguments this method was built with (for records and hashing)."""
+        return {k: getattr(self, k) for k in inspect.signature(type(self)).parameters}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.kwargs().items())
+        return f"{type(self).__name__}({args})"
+
+
+def register(cls: type[Method]) -> type[Method]:
+    """Class decorator: make ``cls`` available as ``methods.get(cls.name)``."""
+    if not (isinstance(cls, type) and issubclass(cls, Method)) or not cls.name:
+        raise TypeError("register() needs a Method subclass with a non-empty `name`")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def names() -> list[str]:
+    """Registered method names."""
+    return list(_REGISTRY)
+
+
+def get(name: str, **kw: Any) -> Method:
+    """The method registered as ``name``, built with its keyword arguments (validated)."""
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown method={name!r}; registered methods: {', '.join(names())}")
+    cls = _REGISTRY[name]
+    allowed = list(inspect.signature(cls).parameters)
+    unknown = sorted(set(kw) - set(allowed))
+    if unknown:
+        raise TypeError(f"method {name!r} got unknown argument(s) {', '.join(unknown)}; "
+                        f"it accepts: {', '.join(allowed) or 'none'}")
+    return cls(**kw)
+
+
+def defaults(name: str) -> dict[str, Any]:
+    """The default keyword arguments of method ``name``."""
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown method={name!r}; registered methods: {', '.join(names())}")
+    return {k: p.default for k, p in inspect.signature(_REGISTRY[name]).parameters.items()
+            if p.default is not inspect.Parameter.empty}
+
+
+def check_fraction(arg: str, value: Any) -> float:
+    """``value`` as a float in the open interval (0, 1), else ValueError naming ``arg``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+        raise ValueError(f"{arg}={value!r} must lie in the open interval (0, 1)")
+    return float(value)
+
+
+@torch.no_grad()
+def prune_lowest(scores: Mapping[str, torch.Tensor], mask: Mapping[str, torch.Tensor], fraction: float,
+                 tiebreak: Mapping[str, torch.Tensor] | None = None) -> Mask:
+    """Prune ``round(fraction · kept)`` of the kept weights: those with the lowest scores, globally.
+
+    Exactly that many are pruned (at least one while more than one is kept); ties go to the lower
+    ``tiebreak`` score, then to the earlier position in the mask's parameter order.
+    """
+    names_ = list(mask)
+    keep = torch.cat([mask[n].reshape(-1).bool() for n in names_])
+    flat = torch.cat([scores[n].detach().reshape(-1).float() for n in names_])
+    flat = torch.where(keep, flat, torch.full_like(flat, float("inf")))
+    alive = int(keep.sum())
+    n_prune = min(alive - 1, max(1, round(fraction * alive))) if alive > 1 else 0
+    if tiebreak is not None:
+        order = torch.argsort(torch.cat([tiebreak[n].detach().reshape(-1).float() for n in names_]), stable=True)
+        order = order[torch.argsort(flat[order], stable=True)]
+    else:
+        order = torch.argsort(flat, stable=True)
+    keep = keep.clone()
+    keep[order[:n_prune]] = False
+    out, i = {}, 0
+    for n in names_:
+        k = mask[n].numel()
+        out[n] = keep[i:i + k].view_as(mask[n]).clone()
+        i += k
+    return out

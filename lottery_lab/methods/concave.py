@@ -1,0 +1,134 @@
+"""The concave-regularised relaxed mask: train θ and m ∈ [0, 1] jointly, then threshold m.
+
+Every kept prunable weight gets a mask entry m, the network computes with the effective weight
+θ ⊙ m, and the training objective is L(θ ⊙ m) + λ Σ R(m) with a concave sparsity penalty R from
+:mod:`lottery_lab.penalties` (log by default). Each step is a projected gradient step on (θ, m):
+the optimiser steps both, then m is clipped to [0, 1] (entries already pruned stay 0). The gradient
+with respect to m is θ ⊙ ∂L/∂w + λ R'(m) (R' the right derivative at 0). Afterwards the new mask keeps
+the weights with m ≥ α — or, as an ablation, the kept weights minus the fraction ``prune_fraction``
+with the smallest m.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+from torch.func import functional_call
+
+from lottery_lab import penalties
+from lottery_lab.masks import Mask
+from lottery_lab.methods.base import Context, Method, Search, check_fraction, prune_lowest, register
+from lottery_lab.train import Callback, TrainState
+
+
+def _key(name: str) -> str:
+    return name.replace(".", "/")
+
+
+class RelaxedMaskNet(nn.Module):
+    """``net`` computed with the effective weights θ ⊙ m, one m per masked weight (in ``self.m``)."""
+
+    def __init__(self, net: nn.Module, support: Mask, mask_init: float):
+        super().__init__()
+        self.net = net
+        self.names = list(support)
+        params = dict(net.named_parameters())
+        self.m = nn.ParameterDict({
+            _key(n): nn.Parameter(support[n].to(params[n].dtype) * mask_init) for n in self.names
+        })
+        self._thetas = [params[n] for n in self.names]
+        self._ms = [self.m[_key(n)] for n in self.names]
+
+    def effective_weights(self) -> dict[str, torch.Tensor]:
+        """θ ⊙ m for every masked weight, by the net's parameter names."""
+        return dict(zip(self.names, torch._foreach_mul(self._thetas, self._ms)))
+
+    def relaxed_mask(self) -> dict[str, torch.Tensor]:
+        """m by the net's parameter names (detached)."""
+        return {n: m.detach() for n, m in zip(self.names, self._ms)}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return functional_call(self.net, self.effective_weights(), (x,))
+
+
+class _PenaltyProjection(Callback):
+    """Adds λ R'(m) to m's gradient after backward; clips m to [0, 1] after each step."""
+
+    def __init__(self, ms: list[torch.Tensor], penalty: penalties.Penalty, lam: float):
+        self.ms, self.penalty, self.lam = ms, penalty, lam
+
+    @torch.no_grad()
+    def after_backward(self, state: TrainState) -> None:
+        grads = [m.grad for m in self.ms]
+        torch._foreach_add_(grads, [self.penalty.grad(m) for m in self.ms], alpha=self.lam)
+
+    @torch.no_grad()
+    def after_step(self, state: TrainState) -> None:
+        torch._foreach_clamp_min_(self.ms, 0.0)
+        torch._foreach_clamp_max_(self.ms, 1.0)
+
+
+@register
+class Concave(Method):
+    """Relaxed mask m ∈ [0, 1] under a concave penalty, trained jointly with θ, thresholded at α.
+
+    Parameters
+    ----------
+    lam : λ ≥ 0, the penalty weight (penalties have slope 1 at 0⁺, so λ is comparable across them).
+    alpha : threshold in (0, 1): weights with m < α are pruned.
+    penalty : a :func:`lottery_lab.penalties.names` entry (``"l0"`` has zero gradient: no pull).
+    penalty_kw : the penalty's parameters, e.g. ``{"eps": 0.1}`` for ``log``.
+    mask_lr : learning rate of m (θ uses the run's ``lr``).
+    mask_init : the value m starts at on the kept weights, in (0, 1].
+    epochs : search length in epochs (``None``: the run's training length).
+    prune_fraction : ablation — prune this fraction of the kept weights with the smallest m (ties by
+        |θ|) instead of thresholding at α.
+    """
+
+    name = "concave"
+
+    def __init__(self, lam: float = 5e-3, alpha: float = 0.5, penalty: str = "log",
+                 penalty_kw: dict[str, Any] | None = None, mask_lr: float = 0.1, mask_init: float = 1.0,
+                 epochs: int | None = None, prune_fraction: float | None = None):
+        if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not lam >= 0:
+            raise ValueError(f"lam={lam!r} must be a number >= 0")
+        self.lam = float(lam)
+        self.alpha = check_fraction("alpha", alpha)
+        self.penalty_kw = dict(penalty_kw or {})
+        self.penalty = penalty
+        self._penalty = penalties.get(penalty, **self.penalty_kw)
+        if isinstance(mask_lr, bool) or not isinstance(mask_lr, (int, float)) or not mask_lr > 0:
+            raise ValueError(f"mask_lr={mask_lr!r} must be a number > 0")
+        self.mask_lr = float(mask_lr)
+        if isinstance(mask_init, bool) or not isinstance(mask_init, (int, float)) or not 0 < mask_init <= 1:
+            raise ValueError(f"mask_init={mask_init!r} must lie in (0, 1]")
+        self.mask_init = float(mask_init)
+        if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
+            raise ValueError(f"epochs={epochs!r} must be None or an integer >= 1")
+        self.epochs = epochs
+        self.prune_fraction = None if prune_fraction is None else check_fraction("prune_fraction", prune_fraction)
+
+    def search(self, model: nn.Module, mask: Mask, ctx: Context) -> Search:
+        relaxed = RelaxedMaskNet(model, mask, self.mask_init)
+        support = {f"net.{n}": mask[n] for n in relaxed.names}
+        support.update({f"m.{_key(n)}": mask[n] for n in relaxed.names})
+        groups = [{"params": list(model.parameters())},
+                  {"params": list(relaxed.m.parameters()), "lr": self.mask_lr, "weight_decay": 0.0}]
+        callbacks = [_PenaltyProjection(list(relaxed.m.parameters()), self._penalty, self.lam)]
+        return Search(relaxed, support, groups, callbacks, self.epochs)
+
+    def scores(self, search: Search | None) -> dict[str, torch.Tensor] | None:
+        """The relaxed mask m (before thresholding), by parameter name."""
+        return None if search is None else search.module.relaxed_mask()
+
+    @torch.no_grad()
+    def prune(self, model: nn.Module, mask: Mask, ctx: Context, search: Search | None = None) -> Mask:
+        if search is None or not isinstance(search.module, RelaxedMaskNet):
+            raise ValueError("the concave method prunes from its search: pass the Search that search() returned")
+        m = search.module.relaxed_mask()
+        if self.prune_fraction is None:
+            return {n: mask[n].bool() & (m[n] >= self.alpha) for n in mask}
+        params = dict(model.named_parameters())
+        return prune_lowest(m, mask, self.prune_fraction, tiebreak={n: params[n].abs() for n in mask})

@@ -1,0 +1,412 @@
+"""One training loop with callbacks; device and autocast selection; evaluation.
+
+The loop is deliberately plain: cross-entropy on mini-batches from a device-resident iterator, SGD or
+Adam, a constant, step or cosine learning-rate schedule evaluated at the global step, masks kept
+exact (gradients masked before the step, weights after it), a NaN/inf guard at every epoch end and an
+optional tqdm bar. Everything else — penalties, projections, rewinding snapshots, checkpoints — is
+a :class:`Callback`, so the loop itself never changes when a method is added.
+
+Resume: :meth:`TrainState.state_dict` holds everything the rest of the run depends on (weights,
+optimiser, step, the batch generator's and the global RNG's states), so ``train(...,
+resume=state_dict)`` continues bit-identically on the CPU.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = [
+    "TrainConfig", "TrainState", "TrainResult", "Callback", "TrainingDiverged", "select_device",
+    "autocast_dtype", "lr_factor", "make_optimizer", "train", "evaluate", "OPTIMIZERS", "SCHEDULES",
+]
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("constant", "step", "cosine")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+# ---------------------------------------------------------------------------------------- devices
+
+def _pick_device(name: str, cuda: bool, mps: bool) -> str:
+    """The device type for ``name`` given what is available (pure: the logic behind select_device)."""
+    if name not in DEVICES and not name.startswith("cuda:"):
+        raise ValueError(f"device={name!r} is not supported; use one of {', '.join(DEVICES)} (or 'cuda:N')")
+    if name == "auto":
+        return "cuda" if cuda else "mps" if mps else "cpu"
+    if name.startswith("cuda") and not cuda:
+        raise ValueError(f"device={name!r} was asked for but CUDA is not available here; use 'auto' or 'cpu'")
+    if name == "mps" and not mps:
+        raise ValueError("device='mps' was asked for but MPS is not available here; use 'auto' or 'cpu'")
+    return name
+
+
+def select_device(name: str = "auto") -> torch.device:
+    """The torch device for ``name``: ``"auto"`` picks CUDA, then MPS, then the CPU.
+
+    Called once per run; the device is then passed down (data, model, masks all live there).
+    """
+    mps = getattr(torch.backends, "mps", None)
+    return torch.device(_pick_device(name, torch.cuda.is_available(), bool(mps and mps.is_available())))
+
+
+def autocast_dtype(device: torch.device, amp: bool) -> torch.dtype | None:
+    """bf16 when ``amp`` is on and the device is CUDA; ``None`` (no autocast) anywhere else."""
+    return torch.bfloat16 if amp and device.type == "cuda" else None
+
+
+def _autocast(device: torch.device, dtype: torch.dtype | None):
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+# ----------------------------------------------------------------------------------------- config
+
+@dataclass
+class TrainConfig:
+    """How to train one network (one phase of one round).
+
+    ``iterations`` (optimiser steps), when given, overrides ``epochs``. Step schedule: the learning
+    rate is multiplied by ``gamma`` at each fraction of training in ``milestones``.
+    """
+
+    epochs: int = 10
+    iterations: int | None = None
+    batch_size: int = 128
+    optimizer: str = "sgd"
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    schedule: str = "constant"
+    milestones: tuple[float, ...] = (0.5, 0.75)
+    gamma: float = 0.1
+    amp: bool = True
+    compile: bool = False
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.epochs, int) or self.epochs < 1:
+            raise ValueError(f"epochs={self.epochs!r} must be an integer >= 1")
+        if self.iterations is not None and (not isinstance(self.iterations, int) or self.iterations < 1):
+            raise ValueError(f"iterations={self.iterations!r} must be None or an integer >= 1")
+        if not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise ValueError(f"batch_size={self.batch_size!r} must be an integer >= 1")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer={self.optimizer!r} is unknown; allowed: {', '.join(OPTIMIZERS)}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule={self.schedule!r} is unknown; allowed: {', '.join(SCHEDULES)}")
+        if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"lr={self.lr!r} must be a finite number > 0")
+        if not 0 <= self.momentum < 1:
+            raise ValueError(f"momentum={self.momentum!r} must lie in [0, 1)")
+        if not self.weight_decay >= 0:
+            raise ValueError(f"weight_decay={self.weight_decay!r} must be >= 0")
+        self.milestones = tuple(float(m) for m in self.milestones)
+        if any(not 0 < m < 1 for m in self.milestones):
+            raise ValueError(f"milestones={self.milestones!r} must be fractions of training in (0, 1)")
+        if not 0 < self.gamma <= 1:
+            raise ValueError(f"gamma={self.gamma!r} must lie in (0, 1]")
+
+    def total_steps(self, steps_per_epoch: int) -> int:
+        """Optimiser steps in the whole phase."""
+        return self.iterations if self.iterations is not None else self.epochs * steps_per_epoch
+
+
+def lr_factor(config: TrainConfig, step: int, total: int) -> float:
+    """The schedule's multiplier of the base learning rate at global ``step`` of ``total``."""
+    if config.schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * step / total))
+    if config.schedule == "step":
+        return config.gamma ** sum(step >= m * total for m in config.milestones)
+    return 1.0
+
+
+def make_optimizer(param_groups: Sequence[Mapping[str, Any]], config: TrainConfig) -> torch.optim.Optimizer:
+    """SGD (with momentum) or Adam/AdamW over ``param_groups``; a group's own ``lr``/``weight_decay`` win."""
+    groups = []
+    for g in param_groups:
+        g = dict(g)
+        g.setdefault("lr", config.lr)
+        g.setdefault("weight_decay", config.weight_decay)
+        g["initial_lr"] = g["lr"]
+        groups.append(g)
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum)
+    cls = torch.optim.Adam if config.optimizer == "adam" else torch.optim.AdamW
+    return cls(groups, lr=config.lr)
+
+
+# -------------------------------------------------------------------------------------- callbacks
+
+class TrainingDiverged(FloatingPointError):
+    """The training loss became NaN or infinite."""
+
+
+class Callback:
+    """Hooks into :func:`train`; override only what you need.
+
+    Order within a step: forward → ``on_loss`` (may add a penalty to the loss) → backward →
+    ``after_backward`` (may edit gradients) → masks applied to gradients → optimiser step → masks
+    applied to weights → ``after_step`` (projections, snapshots). State a callback needs across a
+    resume must live in the trained module (parameters or buffers), which is checkpointed.
+    """
+
+    def on_train_start(self, state: "TrainState") -> None:
+        """Before the first step (also after a resume)."""
+
+    def on_loss(self, state: "TrainState", loss: torch.Tensor) -> torch.Tensor:
+        """Return the loss to differentiate (default: unchanged)."""
+        return loss
+
+    def after_backward(self, state: "TrainState") -> None:
+        """After ``backward()``, before the gradients are masked and the optimiser steps."""
+
+    def after_step(self, state: "TrainState") -> None:
+        """After the optimiser step and the mask re-application; ``state.step`` already counts it."""
+
+    def on_epoch_end(self, state: "TrainState") -> None:
+        """After an epoch (and after the NaN guard): a safe place for a checkpoint."""
+
+    def on_train_end(self, state: "TrainState") -> None:
+        """After the last step."""
+
+
+@dataclass
+class TrainState:
+    """What callbacks see: the model, the optimiser and where training stands."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    generator: torch.Generator | None
+    total_steps: int
+    steps_per_epoch: int
+    step: int = 0
+    epoch_loss: float = float("nan")
+    elapsed: float = 0.0
+    round_index: int | None = None
+    phase: str = "train"
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def epoch(self) -> int:
+        """Epochs completed (0-based index of the current epoch)."""
+        return self.step // self.steps_per_epoch
+
+    def state_dict(self) -> dict:
+        """Everything needed to resume at this point (call at an epoch end)."""
+        out = {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "step": self.step,
+            "epoch_loss": self.epoch_loss,
+            "elapsed": self.elapsed,
+            "rng": torch.get_rng_state(),
+        }
+        if self.generator is not None:
+            out["generator"] = self.generator.get_state()
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            out["cuda_rng"] = torch.cuda.get_rng_state_all()
+        return out
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.step = int(state["step"])
+        self.epoch_loss = float(state["epoch_loss"])
+        self.elapsed = float(state["elapsed"])
+        torch.set_rng_state(state["rng"])
+        if self.generator is not None:
+            self.generator.set_state(state["generator"])
+        if "cuda_rng" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+
+
+@dataclass
+class TrainResult:
+    """``train_loss``: mean mini-batch loss (without penalties) over the last epoch."""
+
+    train_loss: float
+    steps: int
+    elapsed: float
+
+
+class _Masker:
+    """The mask as aligned lists of (parameter, float mask), for cheap fused multiplies each step."""
+
+    def __init__(self, model: nn.Module, masks: Mapping[str, torch.Tensor] | None):
+        masks = masks or {}
+        params = dict(model.named_parameters())
+        missing = [n for n in masks if n not in params]
+        if missing:
+            raise ValueError(f"mask entries {missing} are not parameters of the model")
+        self.params = [params[n] for n in masks]
+        self.masks = [masks[n].to(device=p.device, dtype=p.dtype) for n, p in zip(masks, self.params)]
+
+    @torch.no_grad()
+    def grads(self) -> None:
+        pairs = [(p.grad, m) for p, m in zip(self.params, self.masks) if p.grad is not None]
+        if pairs:
+            torch._foreach_mul_([g for g, _ in pairs], [m for _, m in pairs])
+
+    @torch.no_grad()
+    def weights(self) -> None:
+        if self.params:
+            torch._foreach_mul_(self.params, self.masks)
+
+
+# ------------------------------------------------------------------------------------------- loop
+
+def _skip(it, n: int) -> None:
+    for _ in range(n):
+        next(it)
+
+
+def train(
+    model: nn.Module,
+    batches: Iterable,
+    config: TrainConfig,
+    *,
+    masks: Mapping[str, torch.Tensor] | None = None,
+    callbacks: Sequence[Callback] = (),
+    param_groups: Sequence[Mapping[str, Any]] | None = None,
+    generator: torch.Generator | None = None,
+    seed: int = 0,
+    start_step: int = 0,
+    resume: Mapping[str, Any] | None = None,
+    round_index: int | None = None,
+    phase: str = "train",
+) -> TrainResult:
+    """Train ``model`` in place on ``batches`` (an iterable of one epoch of ``(x, y)``, with ``len``).
+
+    Parameters
+    ----------
+    masks : parameter name -> mask; pruned weights stay exactly zero and get no update.
+    callbacks : :class:`Callback` hooks (penalties, projections, snapshots, checkpoints).
+    param_groups : optimiser groups (default: all of ``model``'s parameters at ``config.lr``).
+    generator : the generator ``batches`` draws its order from; saved and restored on resume.
+    seed : seeds the global RNG for this phase (dropout and the like), inside a forked RNG scope
+        so the caller's global RNG state is untouched.
+    start_step : global step to start at (late rewinding: a ticket trains steps k..T; the batches of
+        steps < k are drawn and skipped so the data order matches an uninterrupted run).
+    resume : a :meth:`TrainState.state_dict` taken at an epoch end; training continues from it.
+    round_index, phase : named in the progress bar and in the divergence error.
+    """
+    steps_per_epoch = len(batches)  # type: ignore[arg-type]
+    if steps_per_epoch < 1:
+        raise ValueError("batches is empty: need at least one mini-batch per epoch")
+    total = config.total_steps(steps_per_epoch)
+    if not 0 <= start_step <= total:
+        raise ValueError(f"start_step={start_step} must lie in [0, {total}] (the training length in steps)")
+    device = next(model.parameters()).device
+    groups = param_groups if param_groups is not None else [{"params": list(model.parameters())}]
+    optimizer = make_optimizer(groups, config)
+    state = TrainState(model, optimizer, generator, total, steps_per_epoch, step=start_step,
+                       round_index=round_index, phase=phase)
+    masker = _Masker(model, masks)
+    amp = autocast_dtype(device, config.amp)
+    forward = torch.compile(model) if config.compile else model
+    where = f"round {round_index}" if round_index is not None else "training"
+    rng_devices = [device.index or 0] if device.type == "cuda" else []
+
+    with torch.random.fork_rng(devices=rng_devices):
+        torch.manual_seed(seed)
+        if resume is not None:
+            state.load_state_dict(resume)
+        else:
+            masker.weights()
+        for cb in callbacks:
+            cb.on_train_start(state)
+        model.train()
+        bar = _progress(config.progress, total, state.step, f"{where} {phase}")
+        t0 = time.perf_counter() - state.elapsed
+        fresh_start = resume is None
+        try:
+            while state.step < total:
+                epoch = state.step // steps_per_epoch
+                if fresh_start:  # late rewinding: draw (and drop) the batches of steps < k
+                    for _ in range(epoch):
+                        _skip(iter(batches), steps_per_epoch)
+                    it = iter(batches)
+                    _skip(it, state.step % steps_per_epoch)
+                    fresh_start = False
+                else:
+                    it = iter(batches)
+                loss_sum = torch.zeros((), device=device)
+                n = 0
+                for xb, yb in it:
+                    factor = lr_factor(config, state.step, total)
+                    for g in optimizer.param_groups:
+                        g["lr"] = g["initial_lr"] * factor
+                    with _autocast(device, amp):
+                        loss = F.cross_entropy(forward(xb), yb)
+                    objective = loss
+                    for cb in callbacks:
+                        objective = cb.on_loss(state, objective)
+                    optimizer.zero_grad(set_to_none=True)
+                    objective.backward()
+                    for cb in callbacks:
+                        cb.after_backward(state)
+                    masker.grads()
+                    optimizer.step()
+                    masker.weights()
+                    state.step += 1
+                    loss_sum += loss.detach().float()
+                    n += 1
+                    for cb in callbacks:
+                        cb.after_step(state)
+                    bar.update(1)
+                    if state.step >= total:
+                        break
+                state.epoch_loss = float(loss_sum) / max(n, 1)
+                if not math.isfinite(state.epoch_loss):
+                    raise TrainingDiverged(
+                        f"training diverged in {where}, epoch {epoch + 1} ({phase}): the mean loss is "
+                        f"{state.epoch_loss}; lower the learning rate (lr={config.lr}) or check the data"
+                    )
+                bar.set_postfix(loss=f"{state.epoch_loss:.4f}", refresh=False)
+                state.elapsed = time.perf_counter() - t0
+                for cb in callbacks:
+                    cb.on_epoch_end(state)
+            state.elapsed = time.perf_counter() - t0
+            for cb in callbacks:
+                cb.on_train_end(state)
+        finally:
+            bar.close()
+    return TrainResult(state.epoch_loss, state.step, state.elapsed)
+
+
+def _progress(enabled: bool, total: int, initial: int, desc: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc=desc, disable=not enabled, leave=False, unit="step")
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int = 1024,
+             amp: bool = True) -> tuple[float, float]:
+    """``(accuracy, mean cross-entropy)`` of ``model`` on ``(X, y)``, in eval mode, in batches."""
+    if len(X) != len(y) or len(y) == 0:
+        raise ValueError(f"X has {len(X)} rows and y has {len(y)} labels: need the same, non-zero number")
+    was_training = model.training
+    model.eval()
+    dtype = autocast_dtype(X.device, amp)
+    correct = torch.zeros((), device=X.device)
+    loss = torch.zeros((), device=X.device, dtype=torch.float64)
+    for i in range(0, len(y), batch_size):
+        xb, yb = X[i:i + batch_size], y[i:i + batch_size]
+        with _autocast(X.device, dtype):
+            out = model(xb)
+        out = out.float()
+        loss += F.cross_entropy(out, yb, reduction="sum").double()
+        correct += (out.argmax(1) == yb).sum()
+    model.train(was_training)
+    n = len(y)
+    return float(correct) / n, float(loss) / n
