@@ -15,6 +15,9 @@ import torch
 class DensityMultipliers:
     """One multiplier per constrained group, updated by projected gradient ascent with dual restarts.
 
+    The multipliers live in a tensor (``mu``, in the order of ``targets``) that the owner may register
+    as a module buffer, so that they are checkpointed and a resumed search continues exactly.
+
     Parameters
     ----------
     targets : dict[str, float]
@@ -23,36 +26,35 @@ class DensityMultipliers:
         Dual step size η > 0.
     restarts : bool
         Reset a multiplier to 0 whenever its constraint is satisfied.
+    mu : torch.Tensor, optional
+        Storage for the multipliers (updated in place); zeros by default.
     """
 
-    def __init__(self, targets: dict[str, float], lr: float = 1e-2, restarts: bool = True):
+    def __init__(self, targets: dict[str, float], lr: float = 1e-2, restarts: bool = True,
+                 mu: torch.Tensor | None = None):
         if not targets:
             raise ValueError("targets must name at least one group")
         for g, t in targets.items():
-            if not 0 < float(t) < 1:
-                raise ValueError(f"target density for {g!r} must be in (0, 1), got {t}")
-        if not lr > 0:
-            raise ValueError(f"dual lr must be > 0, got {lr}")
-        self.targets = {g: float(t) for g, t in targets.items()}
+            if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 < t < 1:
+                raise ValueError(f"target density for {g!r} must be in (0, 1), got {t!r}")
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
+            raise ValueError(f"dual lr must be > 0, got {lr!r}")
+        self.groups = list(targets)
         self.lr = float(lr)
         self.restarts = bool(restarts)
-        self.mu = {g: 0.0 for g in targets}
+        self.mu = torch.zeros(len(targets), dtype=torch.float64) if mu is None else mu
+        self.targets = torch.tensor([float(targets[g]) for g in self.groups], dtype=self.mu.dtype,
+                                    device=self.mu.device)
 
-    def lagrangian_term(self, densities: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Σ_g μ_g (d_g − target_g): add it to the loss so the model feels the constraint."""
-        return sum(self.mu[g] * (densities[g] - t) for g, t in self.targets.items())
+    def lagrangian_term(self, densities: torch.Tensor) -> torch.Tensor:
+        """Σ_g μ_g (d_g − target_g), with ``densities`` in the order of the groups: add it to the loss."""
+        return (self.mu.to(densities.dtype) * (densities - self.targets.to(densities.dtype))).sum()
 
-    def step(self, densities: dict[str, float | torch.Tensor]) -> None:
+    @torch.no_grad()
+    def step(self, densities: torch.Tensor) -> None:
         """One projected ascent step on every multiplier, from the current densities d_g."""
-        for g, t in self.targets.items():
-            violation = float(densities[g]) - t
-            if self.restarts and violation <= 0:
-                self.mu[g] = 0.0
-            else:
-                self.mu[g] = max(0.0, self.mu[g] + self.lr * violation)
-
-    def state_dict(self) -> dict:
-        return {"mu": dict(self.mu)}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.mu = {g: float(v) for g, v in state["mu"].items()}
+        violation = densities.detach().to(self.mu.dtype) - self.targets
+        ascended = (self.mu + self.lr * violation).clamp_min(0.0)
+        if self.restarts:
+            ascended = torch.where(violation <= 0, torch.zeros_like(ascended), ascended)
+        self.mu.copy_(ascended)
