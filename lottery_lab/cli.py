@@ -13,6 +13,7 @@ import sys
 #: modules that contribute subcommands, imported only when the command line is parsed
 COMMAND_MODULES = (
     "lottery_lab.convex.cli",
+    "lottery_lab.lottery_cli",
 )
 
 

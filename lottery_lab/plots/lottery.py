@@ -1,0 +1,148 @@
+"""Figures for lottery runs: accuracy against density, per-layer density, the relaxed mask before thresholding.
+
+Every function takes plain data (result rows, a mask, a dict of densities), draws on ``ax`` (a new
+figure when ``None``) and returns the axes, so notebooks, the book and the CLI share them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+
+def rows_of(results: Any) -> list[dict]:
+    """Result rows as dicts, from a ``LotteryResult`` (``.rows``), a list of them, or rows themselves."""
+    if hasattr(results, "rows"):
+        return [_as_dict(r) for r in results.rows]
+    out: list[dict] = []
+    for item in results:
+        out.extend(rows_of(item) if hasattr(item, "rows") else [_as_dict(item)])
+    return out
+
+
+def _as_dict(row: Any) -> dict:
+    if isinstance(row, Mapping):
+        return dict(row)
+    if dataclasses.is_dataclass(row):
+        return dataclasses.asdict(row)
+    if hasattr(row, "_asdict"):
+        return row._asdict()
+    raise TypeError(f"cannot read a result row from {type(row).__name__}")
+
+
+def summarize(rows: Iterable[Mapping], by: str = "method", y: str = "test_acc") -> dict[str, dict[str, np.ndarray]]:
+    """Mean and std over seeds of ``density`` and ``y`` at each round, per value of ``by``.
+
+    Returns ``{label: {"round", "density", "density_std", "mean", "std", "n"}}`` (arrays by round).
+    """
+    groups: dict[str, dict[int, list[tuple[float, float]]]] = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        groups[str(r[by])][int(r["round"])].append((float(r["density"]), float(r[y])))
+    out = {}
+    for label, by_round in groups.items():
+        rounds = sorted(by_round)
+        d = [np.array([v[0] for v in by_round[k]]) for k in rounds]
+        a = [np.array([v[1] for v in by_round[k]]) for k in rounds]
+        out[label] = {
+            "round": np.array(rounds), "density": np.array([x.mean() for x in d]),
+            "density_std": np.array([x.std() for x in d]),
+            "mean": np.array([x.mean() for x in a]), "std": np.array([x.std() for x in a]),
+            "n": np.array([len(x) for x in a]),
+        }
+    return out
+
+
+def accuracy_vs_density(results: Any, ax=None, by: str = "method", y: str = "test_acc",
+                        log_x: bool = True, title: str | None = None):
+    """Test accuracy against density (fraction of prunable weights kept), one line per ``by`` value.
+
+    Several seeds of the same method are averaged per round: the line is the mean, the band ± one
+    std. The x axis runs from dense (1.0) on the left to sparse on the right, log-scaled by default.
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4))
+    for label, s in summarize(rows_of(results), by=by, y=y).items():
+        seeds = int(s["n"].max())
+        line, = ax.plot(s["density"], s["mean"], marker="o", ms=3,
+                        label=f"{label} ({seeds} seeds)" if seeds > 1 else label)
+        if seeds > 1:
+            ax.fill_between(s["density"], s["mean"] - s["std"], s["mean"] + s["std"],
+                            color=line.get_color(), alpha=0.2, lw=0)
+    if log_x:
+        ax.set_xscale("log")
+    ax.invert_xaxis()
+    ax.set_xlabel("density (fraction of prunable weights kept)")
+    ax.set_ylabel(y.replace("_", " "))
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def layer_density(densities: Mapping, ax=None, title: str | None = None):
+    """Bars of density per layer: ``{layer: density}``, ``{layer: mask tensor}``, or
+    ``{label: {layer: density}}`` for grouped bars (e.g. one group per method)."""
+    import matplotlib.pyplot as plt
+
+    groups = densities if all(isinstance(v, Mapping) for v in densities.values()) else {"": densities}
+    groups = {g: {k: _density(v) for k, v in d.items()} for g, d in groups.items()}
+    layers = list(dict.fromkeys(k for d in groups.values() for k in d))
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(4, 0.9 * len(layers) + 2), 3.5))
+    width = 0.8 / len(groups)
+    x = np.arange(len(layers))
+    for i, (label, d) in enumerate(groups.items()):
+        ax.bar(x + (i - (len(groups) - 1) / 2) * width, [d.get(k, np.nan) for k in layers], width,
+               label=label or None)
+    ax.set_xticks(x, [k.removesuffix(".weight") for k in layers], rotation=45, ha="right")
+    ax.set_ylabel("density (kept fraction)")
+    ax.set_ylim(0, 1.05)
+    if len(groups) > 1:
+        ax.legend()
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def _density(v: Any) -> float:
+    if hasattr(v, "float") and hasattr(v, "numel"):
+        return float((v != 0).float().mean())
+    if isinstance(v, np.ndarray):
+        return float((v != 0).mean())
+    return float(v)
+
+
+def mask_histogram(m: Any, alpha: float | None = None, ax=None, bins: int = 50, title: str | None = None):
+    """Histogram of the relaxed mask values m ∈ [0, 1] (all layers pooled) before thresholding.
+
+    ``alpha``, when given, is drawn as the threshold below which entries are pruned; a log count axis
+    shows the thin middle between the mass at 0 and at 1.
+    """
+    import matplotlib.pyplot as plt
+
+    values = np.concatenate([_flat(v) for v in m.values()]) if isinstance(m, Mapping) else _flat(m)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    ax.hist(values, bins=np.linspace(0, 1, bins + 1), color="tab:blue", alpha=0.8)
+    ax.set_yscale("log")
+    ax.set_xlabel("relaxed mask value m")
+    ax.set_ylabel("count")
+    if alpha is not None:
+        kept = float((values >= alpha).mean())
+        ax.axvline(alpha, color="tab:red", ls="--", label=f"α = {alpha:g}: keeps {kept:.1%}")
+        ax.legend()
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def _flat(v: Any) -> np.ndarray:
+    if hasattr(v, "detach"):
+        v = v.detach().float().cpu().numpy()
+    return np.asarray(v, dtype=float).ravel()
