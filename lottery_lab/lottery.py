@@ -311,7 +311,8 @@ class _Run:
 
     def find_mask(self, r: int, prev_mask) -> tuple[dict, float]:
         """The method's mask for round r from round r − 1's ticket (now in ``self.model``)."""
-        ctx = methods.Context(r, _generator(self.config.seed, "prune", r))
+        ctx = methods.Context(r, _generator(self.config.seed, "prune", r),
+                              rewind_state=self.store.load(0, "rewind.pt"), data=self.ds)
         t0 = time.perf_counter()
         search = self.method.search(self.model, prev_mask, ctx)
         wall = 0.0
@@ -348,11 +349,14 @@ class _Run:
         theta_k = store.load(0, "rewind.pt")
         weights = store.load(r, "weights.pt") if "train" in phases else None
         if weights is None:
-            masks_lib.rewind(self.model, theta_k, mask)
-            result = self.fit(self.model, r, "train", mask, start_step=self.config.rewind_iter)
+            masks_lib.rewind(self.model, self.method.ticket_state(theta_k, mask), mask)
+            if self.method.retrain:
+                result = self.fit(self.model, r, "train", mask, start_step=self.config.rewind_iter)
+                train_loss, wall = result.train_loss, result.elapsed
+            else:  # a strong ticket is evaluated as found
+                train_loss, wall = evaluate(self.model, self.ds.X_train, self.ds.y_train, amp=self.config.amp)[1], 0.0
             acc, loss = self.evaluate(self.model)
-            phases["train"] = {"test_acc": acc, "test_loss": loss, "train_loss": result.train_loss,
-                               "wall_s": result.elapsed}
+            phases["train"] = {"test_acc": acc, "test_loss": loss, "train_loss": train_loss, "wall_s": wall}
             store.save(r, "weights.pt", self.model.state_dict())
             store.save_json(r, "phases.json", phases)
         else:

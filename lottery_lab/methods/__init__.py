@@ -4,6 +4,11 @@
 - ``random``: random pruning to IMP's densities (the control).
 - ``concave``: a relaxed mask m ∈ [0, 1] trained jointly with θ under a concave penalty λΣR(m),
   then thresholded at α.
+- ``l0``: hard-concrete gates, penalised (λ·expected density) or under a density constraint.
+- ``cs``: continuous sparsification, a soft mask σ(βs) with β annealed; the ticket is {s > 0}.
+- ``rvsm``: relaxed variable splitting; the ticket is the support of u = prox(w).
+- ``edge_popup``: strong tickets: top-``keep`` scores on frozen signed-constant weights, never trained.
+- ``snip``, ``synflow``, ``magnitude_init``: one-shot pruning at initialisation (baselines).
 
 The reinitialisation control is not a method: ``LotteryConfig(reinit=True)`` also trains every
 round's mask from fresh random weights (see :mod:`lottery_lab.lottery`). A new method is a
@@ -11,6 +16,16 @@ round's mask from fresh random weights (see :mod:`lottery_lab.lottery`). A new m
 """
 
 from lottery_lab.methods.base import Context, Method, Search, defaults, get, names, register
-from lottery_lab.methods import concave, imp, random_pruning  # noqa: F401  (they register themselves)
+# importing a method's module registers it; this order is the order of names()
+from lottery_lab.methods import imp  # noqa: F401,E402  isort:skip
+from lottery_lab.methods import random_pruning  # noqa: F401,E402  isort:skip
+from lottery_lab.methods import concave  # noqa: F401,E402  isort:skip
+from lottery_lab.methods import l0  # noqa: F401,E402  isort:skip
+from lottery_lab.methods import cs  # noqa: F401,E402  isort:skip
+from lottery_lab.methods import rvsm  # noqa: F401,E402  isort:skip
+from lottery_lab.methods import edge_popup  # noqa: F401,E402  isort:skip
+from lottery_lab.methods import snip  # noqa: F401,E402  isort:skip
+from lottery_lab.methods import synflow  # noqa: F401,E402  isort:skip
+from lottery_lab.methods import magnitude_init  # noqa: F401,E402  isort:skip
 
 __all__ = ["Context", "Method", "Search", "defaults", "get", "names", "register"]

@@ -34,10 +34,14 @@ _REGISTRY: dict[str, type["Method"]] = {}
 
 @dataclass
 class Context:
-    """Where the search happens: the round and the only source of randomness a method may use."""
+    """Where the search happens: the round, the only source of randomness a method may use, and what
+    methods that prune at initialisation need: the rewind weights θ_k (a state dict of the model) and
+    the training data (a :class:`lottery_lab.data.Dataset`, on the run's device)."""
 
     round_index: int
     generator: torch.Generator
+    rewind_state: dict[str, torch.Tensor] | None = None
+    data: Any = None
 
 
 @dataclass
@@ -59,6 +63,8 @@ class Method(abc.ABC):
     """Base class of pruning methods; subclasses set ``name`` and implement :meth:`prune`."""
 
     name: ClassVar[str] = ""
+    #: ``False`` for strong tickets: the runner evaluates the found ticket as it is, without training it
+    retrain: ClassVar[bool] = True
 
     def search(self, model: nn.Module, mask: Mask, ctx: Context) -> Search | None:
         """The training to do before pruning, or ``None`` to prune the trained ticket directly."""
@@ -67,6 +73,10 @@ class Method(abc.ABC):
     @abc.abstractmethod
     def prune(self, model: nn.Module, mask: Mask, ctx: Context, search: Search | None = None) -> Mask:
         """The next mask (bool, kept ⊆ ``mask``'s kept), from the trained ticket (and the search)."""
+
+    def ticket_state(self, rewind_state: dict[str, torch.Tensor], mask: Mask) -> dict[str, torch.Tensor]:
+        """The weights the ticket starts from (before the mask zeroes the pruned ones): θ_k by default."""
+        return rewind_state
 
     def scores(self, search: Search | None) -> dict[str, torch.Tensor] | None:
         """Continuous scores worth keeping beside the mask (e.g. the relaxed mask m), or ``None``."""
