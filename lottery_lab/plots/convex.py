@@ -1,0 +1,113 @@
+"""Figures of the convex mask lab: accuracy against density, objective traces, mask histograms, bounds."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter, PercentFormatter
+
+from lottery_lab.convex.bounds import BoundResult
+from lottery_lab.convex.experiments import METHODS, BoundTrial, MnistExperiment
+
+__all__ = ["accuracy_vs_density", "objective_traces", "mask_histogram", "bound_trials_figure"]
+
+_STYLE = {
+    "mask-log": dict(color="C3", marker="o"),
+    "mask-l1": dict(color="C0", marker="s"),
+    "weight-l1 (prox)": dict(color="C2", marker="^"),
+    "weight-l1 (subgrad)": dict(color="C7", marker="x", ls="none"),
+}
+
+
+def _axes(ax: Axes | None, figsize: tuple[float, float] = (6.0, 4.0)) -> tuple[Figure, Axes]:
+    if ax is not None:
+        return ax.figure, ax
+    fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+    return fig, ax
+
+
+def accuracy_vs_density(exp: MnistExperiment, ax: Axes | None = None) -> Figure:
+    """Test accuracy against the fraction of kept weights, one curve per method."""
+    fig, ax = _axes(ax)
+    for method in METHODS:
+        rs = sorted((r for r in exp.rows if r["method"] == method), key=lambda r: r["density"])
+        ax.plot([r["density"] for r in rs], [r["test_acc"] for r in rs], label=method, **_STYLE[method])
+    ax.axhline(exp.dense_test_acc, color="k", lw=0.8, ls="--", label="dense θ")
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("fraction of weights kept (log scale)")
+    ax.set_ylabel("test accuracy")
+    ax.set_title(f"MNIST {exp.settings['a']} vs {exp.settings['b']}")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def objective_traces(exp: MnistExperiment) -> Figure:
+    """F_k − F* per iteration: weight-ℓ1 by proximal gradient vs subgradient, and the mask PGD runs."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10.0, 4.0), layout="constrained")
+    for ax, keys, title in (
+        (left, ("weight prox", "weight subgrad"),
+         f"weight-ℓ1, λ = {exp.settings['trace_lam_weight']:.2g}"),
+        (right, ("mask-l1 PGD", "mask-log PGD"), "mask problem, projected gradient"),
+    ):
+        for key in keys:
+            gap = exp.traces[key]
+            it = np.arange(1, len(gap) + 1)
+            pos = gap > 0
+            lam = exp.settings["trace_lam_mask"].get(key.removesuffix(" PGD"))
+            label = key if lam is None else f"{key}, λ = {lam:.2g}"
+            ax.semilogy(it[pos], gap[pos], label=label, lw=1)
+        ax.set_xlabel("iteration")
+        ax.set_ylabel("F − F*")
+        ax.set_title(title)
+        ax.legend(fontsize=8)
+    return fig
+
+
+def mask_histogram(m: np.ndarray, m_ref: np.ndarray | None = None, alpha: float = 0.5,
+                   bound: BoundResult | None = None, ax: Axes | None = None) -> Figure:
+    """Histogram of the mask values, split by the reference mask, with the threshold α and the bound."""
+    fig, ax = _axes(ax)
+    bins = np.linspace(0, 1, 41)
+    if m_ref is None:
+        ax.hist(m, bins=bins, color="C0")
+    else:
+        ax.hist([m[m_ref == 0], m[m_ref == 1]], bins=bins, stacked=True, color=["C7", "C3"],
+                label=["m_ref = 0", "m_ref = 1"])
+        ax.legend(fontsize=8, loc="upper center")
+    ax.axvline(alpha, color="k", ls="--", lw=0.8)
+    ax.set_xlabel("mask value m̂_j")
+    ax.set_ylabel("count")
+    if bound is not None:
+        err = "" if m_ref is None else f"‖m̂ − m_ref‖ = {np.linalg.norm(m - m_ref):.3g}\n"
+        ax.text(0.98, 0.95, f"{err}bound = {bound.bound:.3g}\ncertifies exact: {bound.certifies_exact}",
+                transform=ax.transAxes, ha="right", va="top", fontsize=9,
+                bbox=dict(boxstyle="round", fc="white", alpha=0.8))
+    return fig
+
+
+def bound_trials_figure(trials: list[BoundTrial]) -> Figure:
+    """Left: error against bound per trial (the bound holds below the diagonal); right: error/bound."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10.0, 4.0), layout="constrained")
+    for name, color in (("l1", "C0"), ("log", "C3")):
+        ts = [t for t in trials if t.penalty == name]
+        if not ts:
+            continue
+        err = np.array([t.error for t in ts])
+        bnd = np.array([t.bound for t in ts])
+        pos = (err > 0) & (bnd > 0)
+        left.loglog(bnd[pos], err[pos], ".", color=color, alpha=0.6, label=f"{name} ({len(ts)} trials)")
+        right.hist([t.ratio for t in ts], bins=np.linspace(0, 1, 26), alpha=0.6, color=color, label=name)
+    lo, hi = left.get_xlim()
+    left.plot([lo, hi], [lo, hi], "k--", lw=0.8, label="error = bound")
+    left.axvline(0.5, color="k", lw=0.6, ls=":")
+    left.set_xlabel("bound ‖Π_T(−∇L(m_ref) − λR'(m̂))‖ / γ")
+    left.set_ylabel("‖m̂ − m_ref‖")
+    left.legend(fontsize=8)
+    right.set_xlabel("error / bound")
+    right.set_ylabel("trials")
+    right.legend(fontsize=8)
+    return fig

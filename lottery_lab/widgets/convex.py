@@ -1,0 +1,52 @@
+"""Explorer of the mask problem: move λ, ε and the penalty, see the mask histogram and the bound move."""
+
+from __future__ import annotations
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import numpy as np
+
+from lottery_lab import penalties
+from lottery_lab.convex import MaskProblem, mask_error_bound, solve_pgd
+from lottery_lab.plots.convex import mask_histogram
+
+__all__ = ["mask_explorer"]
+
+
+def mask_explorer(prob: MaskProblem, m_ref: np.ndarray, *, lam: float = 1e-2, eps: float = 0.05,
+                  penalty: str = "log", alpha: float = 0.5) -> widgets.interactive:
+    """Sliders for λ and ε and a penalty menu; each change re-solves and redraws.
+
+    Parameters
+    ----------
+    prob : MaskProblem
+        The problem (ideally small: every change runs :func:`solve_pgd`).
+    m_ref : array of shape (d,)
+        The binary reference mask the bound is about (e.g. a synthetic model's true mask).
+    lam, eps : float
+        Starting λ and ε (ε only matters for the log penalty).
+    penalty : {"log", "l1"}
+        Starting penalty.
+    alpha : float
+        Threshold of the corollary, drawn as a dashed line.
+
+    Returns
+    -------
+    ipywidgets.interactive
+        Display it (it is the last expression of a notebook cell, or pass it to ``display``).
+    """
+
+    def draw(lam: float, eps: float, penalty: str) -> None:
+        P = penalties.get("log", eps=eps) if penalty == "log" else penalties.get("l1")
+        m_hat = solve_pgd(prob, P, lam).m
+        bound = mask_error_bound(prob, P, lam, m_ref, m_hat, alpha=alpha)
+        fig = mask_histogram(m_hat, m_ref, alpha, bound)
+        fig.axes[0].set_title(f"{penalty}, λ = {lam:.3g}" + (f", ε = {eps:.3g}" if penalty == "log" else ""))
+        plt.show()
+
+    return widgets.interactive(
+        draw,
+        lam=widgets.FloatLogSlider(value=lam, base=10, min=-4, max=0, step=0.05, description="λ"),
+        eps=widgets.FloatLogSlider(value=eps, base=10, min=-3, max=1, step=0.05, description="ε"),
+        penalty=widgets.Dropdown(options=["log", "l1"], value=penalty, description="penalty"),
+    )
