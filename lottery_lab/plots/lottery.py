@@ -14,12 +14,12 @@ import numpy as np
 
 
 def rows_of(results: Any) -> list[dict]:
-    """Result rows as dicts, from a ``LotteryResult`` (``.rows``), a list of them, or rows themselves."""
+    """Result rows as dicts, from a ``LotteryResult`` (``.rows``), rows, or lists mixing them."""
     if hasattr(results, "rows"):
         return [_as_dict(r) for r in results.rows]
     out: list[dict] = []
     for item in results:
-        out.extend(rows_of(item) if hasattr(item, "rows") else [_as_dict(item)])
+        out.extend(rows_of(item) if hasattr(item, "rows") or isinstance(item, (list, tuple)) else [_as_dict(item)])
     return out
 
 
