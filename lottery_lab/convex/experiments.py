@@ -147,7 +147,7 @@ def mnist_experiment(a: int = 3, b: int = 8, *, quick: bool = False, seed: int =
     α; the pruned model θ ⊙ 1{m̂ > α} is tested without retraining.  Weight-ℓ1 runs on the same
     features; the subgradient method gets the same iteration budget as the proximal one.
     """
-    n_lam, n_iter = (6, 300) if quick else (12, 1000)
+    n_lam, n_iter = (5, 200) if quick else (12, 1000)
     D = mnist_pair(a, b, seed=seed)
     steps = tqdm(total=4, desc=f"convex {a} vs {b}", disable=not progress)
     theta = baselines.fit_dense_theta(D.X_train, D.y_train)
