@@ -66,7 +66,8 @@ def accuracy_vs_density(results: Any, ax=None, by: str = "method", y: str = "tes
 
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 4))
-    for label, s in summarize(rows_of(results), by=by, y=y).items():
+    summary = summarize(rows_of(results), by=by, y=y)
+    for label, s in summary.items():
         seeds = int(s["n"].max())
         line, = ax.plot(s["density"], s["mean"], marker="o", ms=3,
                         label=f"{label} ({seeds} seeds)" if seeds > 1 else label)
@@ -74,8 +75,16 @@ def accuracy_vs_density(results: Any, ax=None, by: str = "method", y: str = "tes
             ax.fill_between(s["density"], s["mean"] - s["std"], s["mean"] + s["std"],
                             color=line.get_color(), alpha=0.2, lw=0)
     if log_x:
+        from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+
         ax.set_xscale("log")
-    ax.invert_xaxis()
+        lo = min(float(s["density"].min()) for s in summary.values())
+        ticks = [t for t in (1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001) if t >= lo * 0.8]
+        ax.xaxis.set_major_locator(FixedLocator(ticks))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{100 * x:g}%"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    if not ax.xaxis_inverted():
+        ax.invert_xaxis()
     ax.set_xlabel("density (fraction of prunable weights kept)")
     ax.set_ylabel(y.replace("_", " "))
     ax.grid(True, which="both", alpha=0.3)
