@@ -1,0 +1,126 @@
+"""Subset sums: meet in the middle and full enumeration against brute force over all subsets."""
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from lottery_lab.theory import subset_sum as ss
+
+
+def _brute(x: np.ndarray, z: float, k: int | None) -> float:
+    sizes = range(x.size + 1) if k is None else [k]
+    return min(abs(z - sum(x[list(c)])) for r in sizes for c in itertools.combinations(range(x.size), r))
+
+
+@pytest.mark.parametrize("fixed_size", [False, True])
+def test_mitm_equals_brute_force(fixed_size):
+    rng = np.random.default_rng(1 + fixed_size)
+    for _ in range(120):
+        n = int(rng.integers(1, 13))
+        x = rng.uniform(-1, 1, n)
+        z = float(rng.uniform(-2, 2))
+        k = int(rng.integers(0, n + 1)) if fixed_size else None
+        err, idx = ss.best_subset(x, z, k)
+        assert err == pytest.approx(_brute(x, z, k), abs=1e-12)
+        assert abs(z - x[idx].sum()) == pytest.approx(err, abs=1e-12)
+        assert len(set(idx.tolist())) == idx.size and np.all(np.diff(idx) > 0)
+        if k is not None:
+            assert idx.size == k
+
+
+def test_mitm_large_k_small_uses_more_samples():
+    rng = np.random.default_rng(3)
+    x = rng.uniform(-1, 1, 300)
+    err, idx = ss.best_subset(x, 0.37, k=2)
+    pairs = x[:, None] + x[None, :]
+    np.fill_diagonal(pairs, np.inf)
+    assert err == pytest.approx(np.min(np.abs(0.37 - pairs)), abs=1e-14)
+    assert idx.size == 2
+
+
+def test_subset_sums_match_enumeration():
+    rng = np.random.default_rng(4)
+    for _ in range(40):
+        n = int(rng.integers(1, 11))
+        x = rng.uniform(-1, 1, n)
+        for k in [None, int(rng.integers(0, n + 1))]:
+            sizes = range(n + 1) if k is None else [k]
+            ref = np.sort([sum(x[list(c)]) for r in sizes for c in itertools.combinations(range(n), r)])
+            np.testing.assert_allclose(ss.subset_sums(x, k), ref, atol=1e-12)
+
+
+def test_sup_error_brackets_a_fine_grid():
+    rng = np.random.default_rng(5)
+    for k in [None, 3]:
+        x = rng.uniform(-1, 1, 10)
+        half = 1.0 if k is None else math.sqrt(k)
+        grid = np.linspace(-half, half, 4001)
+        grid_sup = max(ss.best_subset(x, z, k)[0] for z in grid[::20])
+        sums = ss.subset_sums(x, k)
+        dense = np.max(np.min(np.abs(grid[:, None] - sums[None, :]), axis=1))
+        exact = ss.sup_error(x, k)
+        assert grid_sup <= exact + 1e-12
+        assert dense <= exact + 1e-12 <= dense + (grid[1] - grid[0]) / 2 + 1e-12
+
+
+def test_coverage_monotone_and_threshold():
+    cov = ss.coverage(np.arange(1, 16), None, trials=30, seed=0, progress=False)
+    assert np.all(np.diff(cov.sup_errors, axis=1) <= 1e-15)
+    p = cov.probability(0.05)
+    assert np.all(np.diff(p) >= 0) and p[0] == 0 and p[-1] >= 0.9
+    n_star = cov.threshold(0.05)
+    i = np.searchsorted(cov.n_values, n_star)
+    assert p[i - 1] < 0.5 <= p[i]
+
+
+def test_fits_recover_a_known_law():
+    cov = ss.coverage(np.arange(1, 17), None, trials=40, seed=1, progress=False)
+    fit = ss.fit_thresholds([cov], [0.1, 0.03, 0.01, 0.003])
+    assert fit.r2 > 0.95 and 0.8 < fit.slope < 1.8
+    np.testing.assert_allclose(fit.y, fit.n_star)
+    covs = [ss.coverage(ss.default_n_values(k, 0.03), k, trials=20, seed=k, progress=False)
+            for k in (3, 4)]
+    fit = ss.fit_thresholds(covs, [0.1, 0.03])
+    ok = np.isfinite(fit.n_star)
+    np.testing.assert_allclose(fit.y[ok], fit.n_star[ok] * ss.binary_entropy(fit.k[ok] / fit.n_star[ok]))
+    np.testing.assert_allclose(fit.x, np.log2(fit.k / fit.eps))
+
+
+def test_binary_entropy():
+    assert ss.binary_entropy(0.5) == pytest.approx(1.0)
+    assert ss.binary_entropy(0.0) == 0 and ss.binary_entropy(1.0) == 0
+    assert ss.binary_entropy(0.11) == pytest.approx(-(0.11 * math.log2(0.11) + 0.89 * math.log2(0.89)))
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: ss.best_subset(np.zeros(41), 0.0), r"n <= 40"),
+        (lambda: ss.best_subset(np.zeros(70), 0.0, k=12), r"size k=12 allows n <= \d+"),
+        (lambda: ss.best_subset(np.zeros(5), 0.0, k=6), r"k must be .* \[0, n=5\]"),
+        (lambda: ss.best_subset(np.zeros(5), 0.0, k=-1), r"k must be"),
+        (lambda: ss.best_subset(np.zeros((2, 3)), 0.0), r"samples must be a 1-d array"),
+        (lambda: ss.best_subset(np.zeros(3), math.nan), r"z must be finite"),
+        (lambda: ss.subset_sums(np.zeros(24)), r"MAX_ENUMERATED .* n <= 23"),
+        (lambda: ss.coverage([3, 4], k=5, trials=2, progress=False), r"k > n"),
+        (lambda: ss.coverage([4, 3], trials=2, progress=False), r"n_values must be .* increasing"),
+        (lambda: ss.coverage([30], trials=2, progress=False), r"MAX_ENUMERATED"),
+        (lambda: ss.coverage([3], trials=0, progress=False), r"trials must be"),
+        (lambda: ss.default_n_values(None, 0.0), r"eps must be a finite number > 0"),
+        (lambda: ss.fit_thresholds([], [-0.1]), r"eps must be a finite number > 0, got eps=-0.1"),
+        (lambda: ss.sup_error(np.zeros(3), lo=1.0, hi=0.0), r"lo <= hi"),
+    ],
+)
+def test_bad_input_raises(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_coverage_probability_rejects_bad_eps_and_q():
+    cov = ss.coverage([1, 2], None, trials=2, progress=False)
+    with pytest.raises(ValueError, match="eps must be a finite number > 0"):
+        cov.probability(0.0)
+    with pytest.raises(ValueError, match=r"q must be in \(0, 1\)"):
+        cov.threshold(0.1, q=1.0)
