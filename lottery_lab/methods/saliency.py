@@ -6,11 +6,16 @@ keeps the top fraction of all scores. The model's state is left exactly as it wa
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from lottery_lab import masks as masks_lib
+from lottery_lab.masks import Mask
+from lottery_lab.methods.base import Context, Method, Search, check_fraction, prune_lowest
 
 
 def _named(model: nn.Module, names: list[str]) -> dict[str, nn.Parameter]:
@@ -71,3 +76,28 @@ def synflow_scores(
         model.load_state_dict(saved)
         model.train(was_training)
     return scores
+
+
+class PruneAtInit(Method):
+    """Base of the one-shot pruning-at-initialisation baselines: score the weights of θ_k (the rewind
+    point, θ₀ by default) under the current mask, and drop ``prune_fraction`` of the kept weights with
+    the lowest scores — so round r has IMP's density (1 − p)^r, with no search training at all.
+    """
+
+    def __init__(self, prune_fraction: float = 0.2):
+        self.prune_fraction = check_fraction("prune_fraction", prune_fraction)
+
+    def scores_at_init(self, net: nn.Module, mask: Mask, ctx: Context) -> dict[str, torch.Tensor]:
+        """The saliency of every masked weight of ``net`` (θ_k with the mask applied)."""
+        raise NotImplementedError
+
+    def _net_at_init(self, model: nn.Module, mask: Mask, ctx: Context) -> nn.Module:
+        if ctx.rewind_state is None:
+            raise ValueError(f"method {self.name!r} prunes at initialisation: the context needs rewind_state")
+        net = copy.deepcopy(model)
+        masks_lib.rewind(net, ctx.rewind_state, mask)
+        return net
+
+    def prune(self, model: nn.Module, mask: Mask, ctx: Context, search: Search | None = None) -> Mask:
+        net = self._net_at_init(model, mask, ctx)
+        return prune_lowest(self.scores_at_init(net, mask, ctx), mask, self.prune_fraction)

@@ -1,0 +1,168 @@
+"""``l0``: hard-concrete gates (Louizos, Welling & Kingma 2018), penalised or under a density constraint.
+
+Every kept prunable weight θ gets a gate z ~ HardConcrete(log α); the network computes with θ ⊙ z
+(a fresh sample each step while searching, the deterministic gate when evaluated). The expected
+density d = E‖z‖₀ / d_total = Σ P(z ≠ 0) / d_total is differentiable in log α, and the search minimises
+
+- **penalised**: L(θ ⊙ z) + λ·d  (λ per unit of density, so it does not scale with the model's size), or
+- **constrained** (Gallego-Posada et al. 2022): L(θ ⊙ z) s.t. d_g ≤ target_g for the whole network
+  (``per_layer=False``) or every layer, played as min over (θ, log α), max over μ ≥ 0 of
+  L + Σ_g μ_g (d_g − target_g), the multipliers ascending by projected gradient with dual restarts.
+
+The ticket keeps the round(E‖z‖₀) gates most likely to be open (in each constrained group), so its
+density is the expected density the search controlled.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from lottery_lab.masks import Mask
+from lottery_lab.methods.base import Context, Method, Search, check_fraction, prune_lowest, register
+from lottery_lab.methods.concave import RelaxedMaskNet
+from lottery_lab.methods.hard_concrete import HardConcrete
+from lottery_lab.methods._scale_free import UnitMeanGrad
+from lottery_lab.methods.lagrangian import DensityMultipliers
+from lottery_lab.train import Callback, TrainState
+
+
+class GatedNet(RelaxedMaskNet):
+    """``net`` computed with θ ⊙ z, z hard-concrete gates whose log α are ``self.m``."""
+
+    def __init__(self, net: nn.Module, support: Mask, log_alpha_init: float, hc: HardConcrete, n_groups: int):
+        super().__init__(net, support, 1.0)
+        with torch.no_grad():
+            for m in self._ms:
+                m.fill_(log_alpha_init)
+        self.hc = hc
+        self.support = [support[n].to(m.dtype) for n, m in zip(self.names, self._ms)]
+        device = self._ms[0].device if self._ms else None
+        self.register_buffer("mu", torch.zeros(n_groups, dtype=torch.float64, device=device))
+
+    def gates(self) -> list[torch.Tensor]:
+        """Sampled gates in training mode, deterministic gates in evaluation mode."""
+        if self.training:
+            return [self.hc.sample(la) for la in self._ms]
+        return [self.hc.deterministic(la) for la in self._ms]
+
+    def effective_weights(self) -> dict[str, torch.Tensor]:
+        return dict(zip(self.names, torch._foreach_mul(self._thetas, self.gates())))
+
+    def expected_kept(self) -> list[torch.Tensor]:
+        """Σ P(z ≠ 0) over the kept weights of each layer (differentiable in log α)."""
+        return [(self.hc.prob_nonzero(la) * s).sum() for la, s in zip(self._ms, self.support)]
+
+    @torch.no_grad()
+    def ticket(self, per_layer: bool) -> dict[str, torch.Tensor]:
+        """The E‖z‖₀ most probable gates (rounded), globally or in each layer, by parameter name.
+
+        Rounding the expected number of open gates, rather than thresholding each gate, keeps the
+        ticket's density equal to the expected density that the penalty or constraint acted on, also
+        while some gates are still undecided.
+        """
+        support = {n: s.bool() for n, s in zip(self.names, self.support)}
+        probs = {n: self.hc.prob_nonzero(la.detach()) for n, la in zip(self.names, self._ms)}
+        groups = [[n] for n in self.names] if per_layer else [self.names]
+        out: dict[str, torch.Tensor] = {}
+        for names in groups:
+            kept = sum(int(support[n].sum()) for n in names)
+            expected = sum(float((probs[n] * support[n]).sum()) for n in names)
+            sub = {n: support[n] for n in names}
+            if kept == 0 or round(expected) >= kept:
+                out.update(sub)
+                continue
+            out.update(prune_lowest({n: probs[n] for n in names}, sub, 1 - round(expected) / kept))
+        return out
+
+
+class _GateObjective(Callback):
+    def __init__(self, net: GatedNet, lam: float, multipliers: DensityMultipliers | None, sizes: torch.Tensor):
+        self.net, self.lam, self.multipliers, self.sizes = net, lam, multipliers, sizes
+
+    def _densities(self) -> torch.Tensor:
+        kept = torch.stack(self.net.expected_kept())
+        if self.multipliers is not None and len(self.multipliers.groups) == len(kept):
+            return kept / self.sizes
+        return kept.sum().reshape(1) / self.sizes.sum()
+
+    def on_loss(self, state: TrainState, loss: torch.Tensor) -> torch.Tensor:
+        d = self._densities()
+        if self.multipliers is None:
+            return loss + self.lam * d.sum()
+        return loss + self.multipliers.lagrangian_term(d)
+
+    def after_step(self, state: TrainState) -> None:
+        if self.multipliers is not None:
+            self.multipliers.step(self._densities().detach())
+
+
+@register
+class L0(Method):
+    """Hard-concrete L0 gates, penalised (``lam``) or constrained (``target_density``).
+
+    Parameters
+    ----------
+    lam : λ ≥ 0 on the expected density (penalised mode; ignored when ``target_density`` is set).
+    target_density : the expected density to reach, in (0, 1); ``None`` for the penalised mode.
+    per_layer : constrained mode: one constraint (and multiplier) per layer instead of one global.
+    dual_lr : step size of the multipliers' projected gradient ascent, > 0.
+    dual_restarts : reset a multiplier to 0 as soon as its constraint holds.
+    gate_lr : step size of log α, > 0 (θ uses the run's ``lr``); the gates' gradients are rescaled
+        to unit mean magnitude first (:mod:`lottery_lab.methods._scale_free`), so this is roughly how
+        far a typical log α moves per step.
+    init_density : P(z ≠ 0) at the start of the search, in (0, 1).
+    beta, gamma, zeta : the hard-concrete temperature and stretch (β > 0, γ < 0, ζ > 1).
+    epochs : search length in epochs (``None``: the run's training length).
+    """
+
+    name = "l0"
+
+    def __init__(self, lam: float = 0.1, target_density: float | None = None, per_layer: bool = False,
+                 dual_lr: float = 0.5, dual_restarts: bool = True, gate_lr: float = 0.05,
+                 init_density: float = 0.95, beta: float = 2.0 / 3.0, gamma: float = -0.1, zeta: float = 1.1,
+                 epochs: int | None = None):
+        if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not lam >= 0:
+            raise ValueError(f"lam={lam!r} must be a number >= 0")
+        self.lam = float(lam)
+        self.target_density = None if target_density is None else check_fraction("target_density", target_density)
+        self.per_layer = bool(per_layer)
+        for arg, v in (("dual_lr", dual_lr), ("gate_lr", gate_lr)):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0 or not math.isfinite(v):
+                raise ValueError(f"{arg}={v!r} must be a finite number > 0")
+        self.dual_lr, self.gate_lr = float(dual_lr), float(gate_lr)
+        self.dual_restarts = bool(dual_restarts)
+        self.init_density = check_fraction("init_density", init_density)
+        self.beta, self.gamma, self.zeta = float(beta), float(gamma), float(zeta)
+        self._hc = HardConcrete(self.beta, self.gamma, self.zeta)
+        if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
+            raise ValueError(f"epochs={epochs!r} must be None or an integer >= 1")
+        self.epochs = epochs
+
+    def search(self, model: nn.Module, mask: Mask, ctx: Context) -> Search:
+        names = list(mask)
+        groups = names if self.per_layer else ["global"]
+        net = GatedNet(model, mask, self._hc.log_alpha_for_density(self.init_density), self._hc, len(groups))
+        sizes = torch.tensor([float(mask[n].numel()) for n in names], device=net.mu.device)
+        multipliers = None
+        if self.target_density is not None:
+            multipliers = DensityMultipliers({g: self.target_density for g in groups}, lr=self.dual_lr,
+                                             restarts=self.dual_restarts, mu=net.mu)
+        support = {f"net.{n}": mask[n] for n in names}
+        param_groups = [{"params": list(model.parameters())},
+                        {"params": list(net.m.parameters()), "lr": self.gate_lr, "weight_decay": 0.0,
+                         "momentum": 0.0}]
+        callbacks = [_GateObjective(net, self.lam, multipliers, sizes), UnitMeanGrad(net._ms)]
+        return Search(net, support, param_groups, callbacks, self.epochs)
+
+    def scores(self, search: Search | None) -> dict[str, torch.Tensor] | None:
+        """log α of every gate, by parameter name."""
+        return None if search is None else search.module.relaxed_mask()
+
+    @torch.no_grad()
+    def prune(self, model: nn.Module, mask: Mask, ctx: Context, search: Search | None = None) -> Mask:
+        if search is None or not isinstance(search.module, GatedNet):
+            raise ValueError("the l0 method prunes from its search: pass the Search that search() returned")
+        return search.module.ticket(self.per_layer)

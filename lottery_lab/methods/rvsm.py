@@ -1,0 +1,115 @@
+"""``rvsm``: relaxed variable splitting (Xue & Xin; Dinh & Xin) with an ℓ0, ℓ1 or transformed-ℓ1 penalty.
+
+The weights w are split from a sparse copy u, and the search minimises
+f(w) + λ P(u) + (β/2)‖w − u‖². Each step: u = argmin_u λP(u) + (β/2)‖w − u‖² = prox_{λ/β}(w)
+(hard threshold for ℓ0, soft for ℓ1, Zhang & Xin's formula for transformed ℓ1 — all from
+:mod:`lottery_lab.penalties`), then w ← w − η(∇f(w) + β(w − u)) by the run's optimiser. The ticket is
+the support of u.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from lottery_lab import penalties
+from lottery_lab.masks import Mask
+from lottery_lab.methods.base import Context, Method, Search, register
+from lottery_lab.train import Callback, TrainState
+
+
+class SplitNet(nn.Module):
+    """``net`` plus the sparse copies u of its masked weights (buffers, so they are checkpointed)."""
+
+    def __init__(self, net: nn.Module, support: Mask, penalty: penalties.Penalty, tau: float):
+        super().__init__()
+        self.net = net
+        self.names = list(support)
+        self.penalty, self.tau = penalty, tau
+        params = dict(net.named_parameters())
+        self._ws = [params[n] for n in self.names]
+        self._support = [support[n].to(params[n].dtype) for n in self.names]
+        for i, w in enumerate(self._ws):
+            self.register_buffer(f"u{i}", torch.zeros_like(w))
+        self.update_u()
+
+    @property
+    def us(self) -> list[torch.Tensor]:
+        return [getattr(self, f"u{i}") for i in range(len(self.names))]
+
+    @torch.no_grad()
+    def update_u(self) -> None:
+        """u = prox_{λ/β}(w) on the kept weights (pruned weights stay 0)."""
+        for u, w, s in zip(self.us, self._ws, self._support):
+            u.copy_(self.penalty.prox(w.detach(), self.tau) * s)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def ticket(self) -> Mask:
+        """The support of u, by the net's parameter names."""
+        return {n: (u != 0) & s.bool() for n, u, s in zip(self.names, self.us, self._support)}
+
+
+class _Coupling(Callback):
+    """Adds β(w − u) to the weights' gradients; recomputes u after every step."""
+
+    def __init__(self, net: SplitNet, beta: float):
+        self.net, self.beta = net, beta
+
+    @torch.no_grad()
+    def after_backward(self, state: TrainState) -> None:
+        for w, u in zip(self.net._ws, self.net.us):
+            if w.grad is not None:
+                w.grad.add_(w.detach() - u, alpha=self.beta)
+
+    def after_step(self, state: TrainState) -> None:
+        self.net.update_u()
+
+
+@register
+class RVSM(Method):
+    """Relaxed variable splitting: the ticket is the support of u = prox_{λ/β}(w).
+
+    Parameters
+    ----------
+    lam : λ ≥ 0, the penalty weight on u.
+    beta : β > 0, the coupling between w and u.
+    penalty : ``"l0"``, ``"l1"``, ``"tl1"`` (any :func:`lottery_lab.penalties.names` entry works).
+    penalty_kw : the penalty's parameters, e.g. ``{"a": 1.0}`` for ``tl1``.
+    epochs : search length in epochs (``None``: the run's training length).
+    """
+
+    name = "rvsm"
+
+    def __init__(self, lam: float = 1e-4, beta: float = 1.0, penalty: str = "l1",
+                 penalty_kw: dict | None = None, epochs: int | None = None):
+        if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not lam >= 0:
+            raise ValueError(f"lam={lam!r} must be a number >= 0")
+        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not beta > 0 or not math.isfinite(beta):
+            raise ValueError(f"beta={beta!r} must be a finite number > 0")
+        self.lam, self.beta = float(lam), float(beta)
+        self.penalty = penalty
+        self.penalty_kw = dict(penalty_kw or {})
+        self._penalty = penalties.get(penalty, **self.penalty_kw)
+        if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
+            raise ValueError(f"epochs={epochs!r} must be None or an integer >= 1")
+        self.epochs = epochs
+
+    def search(self, model: nn.Module, mask: Mask, ctx: Context) -> Search:
+        net = SplitNet(model, mask, self._penalty, self.lam / self.beta)
+        support = {f"net.{n}": mask[n] for n in mask}
+        return Search(net, support, [{"params": list(model.parameters())}], [_Coupling(net, self.beta)],
+                      self.epochs)
+
+    def scores(self, search: Search | None) -> dict[str, torch.Tensor] | None:
+        """u, the sparse copy of the weights, by parameter name."""
+        return None if search is None else dict(zip(search.module.names, search.module.us))
+
+    @torch.no_grad()
+    def prune(self, model: nn.Module, mask: Mask, ctx: Context, search: Search | None = None) -> Mask:
+        if search is None or not isinstance(search.module, SplitNet):
+            raise ValueError("the rvsm method prunes from its search: pass the Search that search() returned")
+        return search.module.ticket()

@@ -1,0 +1,36 @@
+"""``snip``: connection sensitivity at initialisation (Lee, Ajanthan & Torr 2019)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from lottery_lab.masks import Mask
+from lottery_lab.methods.base import Context, register
+from lottery_lab.methods.saliency import PruneAtInit, snip_scores
+
+
+@register
+class SNIP(PruneAtInit):
+    """Prune the kept weights of θ_k with the lowest |∂L/∂w ⊙ w| on one random training batch.
+
+    Parameters
+    ----------
+    prune_fraction : fraction of the remaining weights pruned per round, in (0, 1).
+    batch_size : examples in the scoring batch (drawn with the round's generator), ≥ 1.
+    """
+
+    name = "snip"
+
+    def __init__(self, prune_fraction: float = 0.2, batch_size: int = 256):
+        super().__init__(prune_fraction)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size={batch_size!r} must be an integer >= 1")
+        self.batch_size = batch_size
+
+    def scores_at_init(self, net: nn.Module, mask: Mask, ctx: Context) -> dict[str, torch.Tensor]:
+        if ctx.data is None:
+            raise ValueError("snip scores on training data: the context needs data")
+        X, y = ctx.data.X_train, ctx.data.y_train
+        idx = torch.randperm(len(X), generator=ctx.generator)[: self.batch_size].to(X.device)
+        return snip_scores(net, list(mask), X[idx], y[idx])

@@ -1,0 +1,231 @@
+"""The related methods on the lottery engine: l0, cs, rvsm, edge_popup and pruning at initialisation.
+
+References are independent: the penalties' prox formula, a numpy sort, the closed-form gradient of a
+linear model, and exact counts.
+"""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lottery_lab import masks, methods, penalties
+from lottery_lab.lottery import LotteryConfig, play
+from lottery_lab.train import TrainConfig, train
+
+
+def net(seed=0):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(10, 20), nn.ReLU(), nn.Linear(20, 5))
+
+
+def tiny(seed=0, n=160, d=10, classes=5):
+    g = torch.Generator().manual_seed(seed)
+    W = torch.randn(d, classes, generator=g)
+    X = torch.randn(n, d, generator=g)
+    y = (X @ W).argmax(1)
+    return X[: n // 2], y[: n // 2], X[n // 2:], y[n // 2:]
+
+
+def ctx(model=None, r=1, data=None):
+    state = None if model is None else {k: v.clone() for k, v in model.state_dict().items()}
+    return methods.Context(r, torch.Generator().manual_seed(0), rewind_state=state, data=data)
+
+
+def run_search(method, model, mask, steps=20, seed=0):
+    search = method.search(model, mask, ctx(model))
+    X, y, _, _ = tiny(seed)
+    cfg = TrainConfig(epochs=1, iterations=steps, batch_size=16, lr=0.05, progress=False)
+    from lottery_lab.data import Batches
+
+    batches = Batches(X, y, 16, generator=torch.Generator().manual_seed(1))
+    train(search.module, batches, cfg, masks=search.masks, callbacks=search.callbacks,
+          param_groups=search.param_groups, generator=torch.Generator().manual_seed(1), seed=0)
+    return search
+
+
+# ------------------------------------------------------------------------------------------ rvsm
+
+@pytest.mark.parametrize("penalty,kw", [("l0", {}), ("l1", {}), ("tl1", {"a": 1.0})])
+def test_rvsm_u_is_the_prox_of_w_and_ticket_its_support(penalty, kw):
+    model = net()
+    mask = masks.ones_like(model)
+    method = methods.get("rvsm", lam=0.02, beta=2.0, penalty=penalty, penalty_kw=kw)
+    search = run_search(method, model, mask)
+    P = penalties.get(penalty, **kw)
+    params = dict(model.named_parameters())
+    for n, u in zip(search.module.names, search.module.us):
+        torch.testing.assert_close(u, P.prox(params[n].detach(), 0.02 / 2.0))
+    ticket = method.prune(model, mask, ctx(), search)
+    for n, u in zip(search.module.names, search.module.us):
+        assert torch.equal(ticket[n], u != 0)
+    assert masks.density(ticket) < 1.0
+
+
+def test_rvsm_gradient_is_loss_gradient_plus_coupling():
+    torch.manual_seed(0)
+    lin = nn.Linear(4, 3, bias=False).double()
+    mask = masks.ones_like(lin)
+    method = methods.get("rvsm", lam=0.1, beta=3.0, penalty="l1")
+    search = method.search(lin, mask, ctx())
+    X = torch.randn(8, 4, dtype=torch.float64)
+    t = torch.randn(8, 3, dtype=torch.float64)
+    loss = ((search.module(X) - t) ** 2).mean()
+    loss.backward()
+    search.callbacks[0].after_backward(None)
+    W = lin.weight.detach()
+    u = np.sign(W.numpy()) * np.maximum(np.abs(W.numpy()) - 0.1 / 3.0, 0)  # soft threshold by hand
+    grad_f = 2 * ((X @ W.T - t).T @ X) / (8 * 3)
+    np.testing.assert_allclose(lin.weight.grad.numpy(), grad_f.numpy() + 3.0 * (W.numpy() - u), rtol=1e-10)
+
+
+# -------------------------------------------------------------------------------------------- cs
+
+def test_cs_ticket_is_positive_scores_and_temperature_anneals():
+    model = net()
+    mask = masks.ones_like(model)
+    mask["0.weight"][:, :3] = False
+    masks.apply(model, mask)
+    method = methods.get("cs", lam=1.0, final_temperature=50.0, s_init=0.05, mask_lr=0.05)
+    search = method.search(model, mask, ctx())
+    X, y, _, _ = tiny()
+    from lottery_lab.data import Batches
+
+    batches = Batches(X, y, 16, generator=torch.Generator().manual_seed(1))
+    cfg = TrainConfig(epochs=3, batch_size=16, lr=0.05, progress=False)
+    betas = []
+
+    class Spy(type(search.callbacks[0]).__mro__[1]):  # a plain Callback
+        def on_epoch_end(self, state):
+            betas.append(float(search.module.beta))
+
+    train(search.module, batches, cfg, masks=search.masks, callbacks=[*search.callbacks, Spy()],
+          param_groups=search.param_groups, generator=torch.Generator().manual_seed(1), seed=0)
+    assert betas == pytest.approx([50 ** 0.5, 50.0, 50.0])
+    s = method.scores(search)
+    ticket = method.prune(model, mask, ctx(), search)
+    for n in mask:
+        assert torch.equal(ticket[n], (s[n] > 0) & mask[n])
+    assert not ticket["0.weight"][:, :3].any()
+
+
+# ------------------------------------------------------------------------------------------- l0
+
+@pytest.mark.parametrize("per_layer", [False, True])
+def test_l0_ticket_keeps_the_expected_number_of_most_probable_gates(per_layer):
+    model = net()
+    mask = masks.ones_like(model)
+    method = methods.get("l0", lam=0.5, per_layer=per_layer)
+    search = run_search(method, model, mask, steps=10)
+    la = method.scores(search)
+    ticket = method.prune(model, mask, ctx(), search)
+    # P(z ≠ 0) from the logistic CDF, written out: σ(log α − β log(−γ/ζ))
+    p = {n: torch.sigmoid(la[n] - (2 / 3) * math.log(0.1 / 1.1)) for n in mask}
+    groups = [[n] for n in mask] if per_layer else [list(mask)]
+    for names in groups:
+        probs = torch.cat([p[n].flatten() for n in names])
+        kept = torch.cat([ticket[n].flatten() for n in names])
+        assert int(kept.sum()) == round(float(probs.sum()))
+        if (~kept).any():
+            assert probs[kept].min() >= probs[~kept].max()
+
+
+@pytest.mark.parametrize("per_layer", [False, True])
+def test_l0_constrained_reaches_its_target_density(per_layer):
+    data = tiny(n=400)
+    cfg = LotteryConfig(method="l0", method_kw={"target_density": 0.3, "per_layer": per_layer},
+                        model="mlp", data="tiny", rounds=1, epochs=30, batch_size=32, out_dir=None, progress=False)
+    res = play(cfg, data=data)
+    assert abs(res.rows[1]["density"] - 0.3) <= 0.01
+    if per_layer:
+        assert all(abs(d - 0.3) <= 0.02 for d in res.layer_densities[1].values()), res.layer_densities[1]
+
+
+# ------------------------------------------------------------------------------------ edge_popup
+
+@pytest.mark.parametrize("keep", [0.1, 0.37, 1.0])
+def test_edge_popup_keeps_exactly_keep_per_layer_with_signed_constant_weights(keep):
+    model = net()
+    mask = masks.ones_like(model)
+    method = methods.get("edge_popup", keep=keep)
+    c = ctx(model)
+    search = method.search(model, mask, c)
+    ticket = method.prune(model, mask, c, search)
+    for n, m in ticket.items():
+        assert int(m.sum()) == max(1, round(keep * m.numel()))
+    state = method.ticket_state(c.rewind_state, mask)
+    for n in mask:
+        sigma = math.sqrt(2.0 / c.rewind_state[n][0].numel())
+        torch.testing.assert_close(state[n], torch.sign(c.rewind_state[n]) * sigma)
+    assert not methods.get("edge_popup").retrain
+
+
+def test_edge_popup_trains_scores_not_weights_and_is_evaluated_untrained(tmp_path):
+    data = tiny(n=400)
+    cfg = LotteryConfig(method="edge_popup", method_kw={"keep": 0.5}, model="mlp", data="tiny", rounds=1,
+                        epochs=5, batch_size=32, out_dir=str(tmp_path), progress=False)
+    res = play(cfg, data=data)
+    assert res.rows[1]["density"] == pytest.approx(0.5, abs=2e-3)
+    assert res.rows[1]["test_acc"] > 0.3  # well above chance (0.2) without training any weight
+    weights = res.weights(1)
+    rewind = torch.load(next(tmp_path.glob("*/round_00/rewind.pt")), weights_only=True)
+    for n in res.masks[1]:
+        sigma = math.sqrt(2.0 / rewind[n][0].numel())
+        kept = weights[n] != 0
+        torch.testing.assert_close(weights[n][kept], (torch.sign(rewind[n]) * sigma)[kept])
+
+
+# --------------------------------------------------------------------------- pruning at init
+
+def test_magnitude_init_prunes_smallest_initial_weights_globally():
+    model = net()
+    init = {k: v.clone() for k, v in model.state_dict().items()}
+    with torch.no_grad():  # "train" the model: the method must ignore these weights
+        for p in model.parameters():
+            p.mul_(torch.rand_like(p))
+    mask = masks.ones_like(model)
+    c = methods.Context(1, torch.Generator().manual_seed(0), rewind_state=init)
+    new = methods.get("magnitude_init", prune_fraction=0.3).prune(model, mask, c)
+    flat = np.concatenate([init[n].abs().numpy().ravel() for n in mask])
+    k = round(0.3 * flat.size)
+    cut = np.sort(flat)[k - 1]
+    kept = np.concatenate([new[n].numpy().ravel() for n in mask])
+    assert (~kept).sum() == k and (flat[~kept] <= cut).all() and (flat[kept] >= cut).all()
+
+
+@pytest.mark.parametrize("name", ["snip", "synflow", "magnitude_init"])
+def test_pruning_at_init_follows_imps_densities(name):
+    data = tiny(n=200)
+    cfg = LotteryConfig(method=name, model="mlp", data="tiny", rounds=3, epochs=1, batch_size=32,
+                        out_dir=None, progress=False)
+    res = play(cfg, data=data)
+    dens = [r["density"] for r in res.rows]
+    assert dens == pytest.approx([1.0, 0.8, 0.64, 0.512], abs=2e-3)
+
+
+# ----------------------------------------------------------------------------------- bad input
+
+@pytest.mark.parametrize("name,kw,arg", [
+    ("l0", {"target_density": 0.0}, "target_density"),
+    ("l0", {"target_density": 1.0}, "target_density"),
+    ("l0", {"lam": -1.0}, "lam"),
+    ("l0", {"dual_lr": 0.0}, "dual_lr"),
+    ("l0", {"beta": 0.0}, "beta"),
+    ("cs", {"final_temperature": 0.0}, "final_temperature"),
+    ("cs", {"final_temperature": -5.0}, "final_temperature"),
+    ("cs", {"lam": -1.0}, "lam"),
+    ("rvsm", {"beta": 0.0}, "beta"),
+    ("rvsm", {"beta": -1.0}, "beta"),
+    ("rvsm", {"penalty": "nope"}, "l1"),
+    ("edge_popup", {"keep": 0.0}, "keep"),
+    ("edge_popup", {"keep": 1.5}, "keep"),
+    ("snip", {"prune_fraction": 1.0}, "prune_fraction"),
+    ("snip", {"batch_size": 0}, "batch_size"),
+    ("synflow", {"iterations": 0}, "iterations"),
+])
+def test_bad_arguments_raise_naming_them(name, kw, arg):
+    with pytest.raises(ValueError, match=arg):
+        methods.get(name, **kw)
