@@ -158,6 +158,14 @@ class Penalty:
         sign = ops.where(x < 0, -1.0, 1.0)
         return sign * self._dr(ops, ops.abs(x))
 
+    def slope(self, t: Any) -> Any:
+        """R'(t) for t ≥ 0 (the right derivative at 0), skipping :meth:`grad`'s sign handling.
+
+        For masks and gates, which live in [0, 1], in a training loop's hot path.
+        """
+        ops = _ops_for(t)
+        return self._dr(ops, ops.asarray(t))
+
     def prox(self, x: Any, tau: Any) -> Any:
         """argmin_z ½(z − x)² + τ·R(z), elementwise; τ ≥ 0 is a scalar or broadcasts against x."""
         ops = _ops_for(x)

@@ -84,6 +84,8 @@ def test_grad_matches_finite_differences(name, params):
     h = 1e-6
     fd = (P.value(x + h) - P.value(x - h)) / (2 * h)
     np.testing.assert_allclose(P.grad(x), fd, rtol=1e-5, atol=1e-6)
+    pos = np.abs(x)
+    np.testing.assert_allclose(P.slope(pos), P.grad(pos))
 
 
 @pytest.mark.parametrize("name,params", [c for c in CONFIGS if c[0] != "l0"], ids=IDS[:-1])
