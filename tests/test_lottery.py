@@ -126,7 +126,7 @@ def test_concave_and_random_runs_and_reinit_control():
     assert conc.rows[0]["reinit_acc"] is None
     assert all(0 <= row["reinit_acc"] <= 1 for row in conc.rows[1:])
     dens = [row["density"] for row in conc.rows]
-    assert dens == sorted(dens, reverse=True)
+    assert dens == sorted(dens, reverse=True) and dens[-1] < 1.0
     m = conc.scores(1)
     assert m is not None and all(((v >= 0) & (v <= 1)).all() for v in m.values())
     imp = play(cfg(method="imp"), data=data)
