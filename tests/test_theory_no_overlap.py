@@ -74,13 +74,14 @@ TEACHER = no.sparse_teacher(16, 8, seed=0)
 
 
 @pytest.mark.parametrize("penalty", ["l1", "tl1"])
-@pytest.mark.parametrize("lam", [0.03, 0.1])
+@pytest.mark.parametrize("lam", [0.03, 0.05])
 def test_rvsm_converges_to_the_predicted_limit(penalty, lam):
     beta, k = 0.5, 4
     res = no.rvsm(TEACHER, k, penalty, lam, beta, inits=6, seed=1)
     assert res.converged
     assert np.max(np.abs(res.u - res.u[0])) < 1e-7  # the same limit from every initialisation
     fp = no.rvsm_fixed_point(TEACHER, k, penalty, lam, beta)
+    assert not fp.ambiguous.any()
     np.testing.assert_allclose(res.u, np.broadcast_to(fp.u, res.u.shape), atol=1e-7)
     np.testing.assert_allclose(res.w, np.broadcast_to(fp.w, res.w.shape), atol=1e-7)
     assert np.all(fp.u[TEACHER == 0] == 0)

@@ -138,7 +138,7 @@ def monte_carlo(
 
 
 def sparse_teacher(d: int = 16, nnz: int = 8, seed: int = 0) -> np.ndarray:
-    """A teacher filter with ``nnz`` non-zeros of magnitudes evenly spread over [0.2, 1.5], random
+    """A teacher filter with ``nnz`` non-zeros of magnitudes evenly spread over [0.25, 1.5], random
     signs and positions, and zeros elsewhere."""
     if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1:
         raise ValueError(f"d must be an int >= 1, got {d!r}")
@@ -146,7 +146,7 @@ def sparse_teacher(d: int = 16, nnz: int = 8, seed: int = 0) -> np.ndarray:
         raise ValueError(f"nnz must be an int in [1, d={d}], got {nnz!r}")
     rng = np.random.default_rng(seed)
     w = np.zeros(d)
-    w[rng.choice(d, nnz, replace=False)] = np.linspace(0.2, 1.5, nnz) * rng.choice([-1, 1], nnz)
+    w[rng.choice(d, nnz, replace=False)] = np.linspace(0.25, 1.5, nnz) * rng.choice([-1, 1], nnz)
     return w
 
 

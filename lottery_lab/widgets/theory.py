@@ -1,0 +1,68 @@
+"""Explorers of the theory demos: subset sums (n, k, ε) and RVSM on the no-overlap CNN (λ, β, penalty)."""
+
+from __future__ import annotations
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import numpy as np
+
+from lottery_lab.plots.theory import convergence, distance_profile, limit_vs_teacher
+from lottery_lab.theory import no_overlap
+
+__all__ = ["subset_sum_explorer", "rvsm_explorer"]
+
+
+def subset_sum_explorer(n: int = 12, k: int = 0, eps: float = 0.01, seed: int = 0) -> widgets.interactive:
+    """Sliders for the sample size n, the subset size k (0: any size) and ε; draws n Uniform[−1, 1]
+    samples and shows how far every target is from the nearest subset sum.
+
+    Returns
+    -------
+    ipywidgets.interactive
+    """
+
+    def draw(n: int, k: int, eps: float, seed: int) -> None:
+        samples = np.random.default_rng(seed).uniform(-1, 1, n)
+        distance_profile(samples, None if k == 0 else min(k, n), eps)
+        plt.show()
+
+    return widgets.interactive(
+        draw,
+        n=widgets.IntSlider(value=n, min=2, max=20, description="n"),
+        k=widgets.IntSlider(value=k, min=0, max=10, description="k (0: any)"),
+        eps=widgets.FloatLogSlider(value=eps, base=10, min=-4, max=-0.5, step=0.1, description="ε"),
+        seed=widgets.IntSlider(value=seed, min=0, max=50, description="seed"),
+    )
+
+
+def rvsm_explorer(w_star: np.ndarray, k: int = 4, lam: float = 0.05, beta: float = 0.5,
+                  penalty: str = "l1", inits: int = 4) -> widgets.interactive:
+    """Sliders for λ and β and a penalty menu; runs RVSM from ``inits`` random starts and shows the
+    limits against the teacher and the prediction of the reduced equations (where they apply).
+
+    Returns
+    -------
+    ipywidgets.interactive
+    """
+
+    def draw(lam: float, beta: float, penalty: str) -> None:
+        res = no_overlap.rvsm(w_star, k, penalty, lam, beta, inits=inits)
+        try:
+            fp = no_overlap.rvsm_fixed_point(w_star, k, penalty, lam, beta)
+        except RuntimeError:
+            fp = None
+        fig = plt.figure(figsize=(12.0, 6.4), layout="constrained")
+        top, bottom = fig.subfigures(2, 1)
+        zeros = float(np.mean(res.u == 0))
+        limit_vs_teacher(w_star, res, fp, ax=top.subplots(),
+                         title=f"{penalty}, λ = {lam:.3g}, β = {beta:.3g}: {zeros:.0%} zeros, "
+                               f"{res.n_iter} iterations")
+        convergence({penalty: res}, axes=bottom.subplots(1, 3))
+        plt.show()
+
+    return widgets.interactive(
+        draw,
+        lam=widgets.FloatLogSlider(value=lam, base=10, min=-3, max=0, step=0.05, description="λ"),
+        beta=widgets.FloatLogSlider(value=beta, base=10, min=-1.5, max=0.5, step=0.05, description="β"),
+        penalty=widgets.Dropdown(options=["l0", "l1", "tl1"], value=penalty, description="penalty"),
+    )
