@@ -354,7 +354,8 @@ class _Run:
                 result = self.fit(self.model, r, "train", mask, start_step=self.config.rewind_iter)
                 train_loss, wall = result.train_loss, result.elapsed
             else:  # a strong ticket is evaluated as found
-                train_loss, wall = evaluate(self.model, self.ds.X_train, self.ds.y_train, amp=self.config.amp)[1], 0.0
+                train_loss = evaluate(self.model, self.ds.X_train, self.ds.y_train, amp=self.config.amp)[1]
+                wall = 0.0
             acc, loss = self.evaluate(self.model)
             phases["train"] = {"test_acc": acc, "test_loss": loss, "train_loss": train_loss, "wall_s": wall}
             store.save(r, "weights.pt", self.model.state_dict())

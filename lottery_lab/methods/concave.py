@@ -53,14 +53,11 @@ class RelaxedMaskNet(nn.Module):
         return functional_call(self.net, self.effective_weights(), (x,), tie_weights=False)
 
 
-def _slope(penalty: penalties.Penalty, m: torch.Tensor) -> torch.Tensor:
-    """R'(m) for m ≥ 0 (right derivative at 0): ``penalty.grad`` without its sign handling, which
-    m ∈ [0, 1] does not need and which triples the cost of this, the search's costliest extra."""
-    return penalty._dr(penalties._ops_for(m), m)
-
-
 class _PenaltyProjection(Callback):
-    """Adds λ R'(m) to m's gradient after backward; clips m to [0, 1] after each step."""
+    """Adds λ R'(m) to m's gradient after backward; clips m to [0, 1] after each step.
+
+    R' is the penalty's ``slope`` (right derivative at 0, no sign handling: m ≥ 0), a third of the
+    cost of ``grad`` in this, the search's costliest extra."""
 
     def __init__(self, ms: list[torch.Tensor], penalty: penalties.Penalty, lam: float):
         self.ms, self.penalty, self.lam = ms, penalty, lam
@@ -69,7 +66,7 @@ class _PenaltyProjection(Callback):
     def after_backward(self, state: TrainState) -> None:
         if self.lam:
             grads = [m.grad for m in self.ms]
-            torch._foreach_add_(grads, [_slope(self.penalty, m) for m in self.ms], alpha=self.lam)
+            torch._foreach_add_(grads, [self.penalty.slope(m) for m in self.ms], alpha=self.lam)
 
     @torch.no_grad()
     def after_step(self, state: TrainState) -> None:
