@@ -116,8 +116,9 @@ class MnistExperiment:
         One per (method, λ): ``method``, ``lam``, ``density`` (fraction of the 784 weights kept:
         m̂ > α for masks, w ≠ 0 for weights), ``test_acc``.
     traces : dict of str to ndarray
-        Objective minus its best value per iteration, at one λ: ``weight prox``, ``weight subgrad``
-        (the same objective), ``mask-l1 PGD``, ``mask-log PGD``.
+        Per iteration, at one λ: the objective minus its best value, ``weight prox`` and
+        ``weight subgrad`` (the same objective), ``mask-l1 PGD``, ``mask-log PGD``; and the fraction of
+        weights changing sign, ``weight prox sign flips``, ``weight subgrad sign flips``.
     dense_test_acc : float
         Test accuracy of the dense θ the masks multiply.
     settings : dict
@@ -145,7 +146,7 @@ def mnist_experiment(a: int = 3, b: int = 8, *, quick: bool = False, seed: int =
     (:func:`~lottery_lab.convex.baselines.fit_dense_theta`); the masks solve the mask problem for
     that θ with ρ = 0 over a λ path (one batched :func:`solve_pgd` per penalty) and are thresholded at
     α; the pruned model θ ⊙ 1{m̂ > α} is tested without retraining.  Weight-ℓ1 runs on the same
-    features; the subgradient method gets the same iteration budget as the proximal one.
+    features; subgradient descent takes the proximal method's step 1/Lip (constant) and iteration budget.
     """
     n_lam, n_iter = (5, 200) if quick else (12, 1000)
     D = mnist_pair(a, b, seed=seed)
@@ -180,6 +181,8 @@ def mnist_experiment(a: int = 3, b: int = 8, *, quick: bool = False, seed: int =
     best = min(prox.history[:, mid].min(), sub.history[:, mid].min())
     traces["weight prox"] = prox.history[:, mid] - best
     traces["weight subgrad"] = sub.history[:, mid] - best
+    traces["weight prox sign flips"] = prox.sign_flips[:, mid]
+    traces["weight subgrad sign flips"] = sub.sign_flips[:, mid]
     steps.update()
     steps.close()
     settings = {"a": a, "b": b, "quick": quick, "seed": seed, "eps": eps, "alpha": alpha,
@@ -209,6 +212,7 @@ def bound_table(summary: dict[str, dict[str, float]]) -> str:
     keys = ["trials", "violations", "ratio_median", "ratio_p90", "ratio_max", "certified", "exact_recovery"]
     lines = [f"{'penalty':<8}" + "".join(f"{k:>15}" for k in keys)]
     for name, row in summary.items():
-        lines.append(f"{name:<8}" + "".join(f"{row[k]:>15.3g}" for k in keys))
+        lines.append(f"{name:<8}" + "".join(f"{row[k]:>15d}" if isinstance(row[k], int) else f"{row[k]:>15.3g}"
+                                             for k in keys))
     return "\n".join(lines)
 

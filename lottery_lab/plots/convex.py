@@ -46,11 +46,12 @@ def accuracy_vs_density(exp: MnistExperiment, ax: Axes | None = None) -> Figure:
 
 
 def objective_traces(exp: MnistExperiment) -> Figure:
-    """F_k − F* per iteration: weight-ℓ1 by proximal gradient vs subgradient, and the mask PGD runs."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10.0, 4.0), layout="constrained")
+    """Per iteration: F_k − F* of weight-ℓ1 by proximal gradient and by subgradient descent, the
+    fraction of weights changing sign, and F_k − F* of the mask PGD runs."""
+    fig, (left, mid, right) = plt.subplots(1, 3, figsize=(14.0, 4.0), layout="constrained")
+    lam_w = exp.settings["trace_lam_weight"]
     for ax, keys, title in (
-        (left, ("weight prox", "weight subgrad"),
-         f"weight-ℓ1, λ = {exp.settings['trace_lam_weight']:.2g}"),
+        (left, ("weight prox", "weight subgrad"), f"weight-ℓ1, λ = {lam_w:.2g}: objective"),
         (right, ("mask-l1 PGD", "mask-log PGD"), "mask problem, projected gradient"),
     ):
         for key in keys:
@@ -64,6 +65,14 @@ def objective_traces(exp: MnistExperiment) -> Figure:
         ax.set_ylabel("F − F*")
         ax.set_title(title)
         ax.legend(fontsize=8)
+    for key in ("weight prox", "weight subgrad"):
+        flips = exp.traces[f"{key} sign flips"]
+        mid.plot(np.arange(1, len(flips) + 1), flips, label=key, lw=1)
+    mid.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    mid.set_xlabel("iteration")
+    mid.set_ylabel("weights changing sign")
+    mid.set_title(f"weight-ℓ1, λ = {lam_w:.2g}: oscillation")
+    mid.legend(fontsize=8)
     return fig
 
 
