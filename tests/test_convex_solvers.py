@@ -112,5 +112,9 @@ def test_bad_start_and_point_raise_value_error(small):
         convex.solve_pgd(small, "l1", 0.1, m0=np.ones(small.d + 1))
     with pytest.raises(ValueError, match="^m "):
         convex.stationarity_gap(small, "l1", 0.1, -np.ones(small.d))
+    with pytest.raises(ValueError, match="^tol "):
+        convex.solve_pgd(small, "l1", 0.1, tol=-1.0)
+    with pytest.raises(ValueError, match="^max_iter "):
+        convex.solve_pgd(small, "l1", 0.1, max_iter=0)
     with pytest.raises(ValueError, match="^lam .*single"):
         convex.solve_cvxpy(small, "l1", np.array([0.1, 0.2]))

@@ -63,7 +63,7 @@ def bound_trials(n_problems: int = 40, lams_per_problem: int = 5, seed: int = 0,
     rng = np.random.default_rng(seed)
     log_pen = penalties.get("log", eps=eps)
     trials = []
-    for i in tqdm(range(n_problems), desc="bound trials", disable=not progress):
+    for _ in tqdm(range(n_problems), desc="bound trials", disable=not progress):
         n = int(np.exp(rng.uniform(*np.log(n_range))))
         d = int(rng.integers(d_range[0], d_range[1] + 1))
         s = int(rng.integers(1, max(1, d // 3) + 1))
@@ -74,7 +74,7 @@ def bound_trials(n_problems: int = 40, lams_per_problem: int = 5, seed: int = 0,
         prob = MaskProblem(D.X, D.y, D.theta, ridge=ridge)
         for P in (penalties.get("l1"), log_pen):
             path = solve_pgd(prob, P, lams, tol=tol)
-            for lam, m_hat in zip(lams, path.m):
+            for lam, m_hat in zip(lams, path.m, strict=True):
                 b = mask_error_bound(prob, P, lam, D.mask, m_hat)
                 trials.append(BoundTrial(
                     P.name, n, d, s, snr, ridge, float(lam), prob.gamma,
@@ -163,7 +163,7 @@ def mnist_experiment(a: int = 3, b: int = 8, *, quick: bool = False, seed: int =
     rows, traces = [], {}
 
     def add(method: str, lams: np.ndarray, kept: np.ndarray, weights: np.ndarray) -> None:
-        for lam, keep, w in zip(lams, kept, weights):
+        for lam, keep, w in zip(lams, kept, weights, strict=True):
             rows.append({"method": method, "lam": float(lam), "density": float(np.mean(keep)),
                          "test_acc": _accuracy(D.X_test, D.y_test, w)})
 

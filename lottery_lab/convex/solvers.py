@@ -128,6 +128,10 @@ def solve_pgd(prob: MaskProblem, penalty: str | penalties.Penalty, lam: float | 
     P = mask_penalty(penalty)
     lams, scalar = check_lam(lam)
     start = np.ones(prob.d) if m0 is None else check_mask(m0, prob.d, "m0")
+    if not tol >= 0:
+        raise ValueError(f"tol must be >= 0; got {tol}")
+    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
+        raise ValueError(f"max_iter must be an integer >= 1; got {max_iter!r}")
     k, t = len(lams), prob.step
 
     # state of the rows still running (compacted as rows finish)
