@@ -106,8 +106,11 @@ def overparameterisation_vs_density(curve: dict, nets: list[GadgetNet] | None = 
     where it is not."""
     fig, ax = _axes(ax)
     ax.plot(curve["density"], curve["overparameterisation"], "k-", lw=1, label="law (fitted constant)")
+    last = 0.0
     for k, x, y in zip(curve["k"], curve["density"], curve["overparameterisation"]):
-        ax.annotate(f"k={k}", (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+        if x >= 1.4 * last:  # label the points that are not crowded
+            ax.annotate(f"k={k}", (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+            last = x
     nets = nets or []
     errors = [0.0] * len(nets) if errors is None else errors
     for net, err in zip(nets, errors):
@@ -143,6 +146,7 @@ def convergence(results: dict[str, RVSMResult], axes: np.ndarray | None = None) 
     for ax in axes:
         ax.set_xlabel("iteration t")
         ax.set_xscale("symlog", linthresh=10)
+        ax.set_xlim(left=0)
     axes[0].legend(fontsize=8)
     return fig
 

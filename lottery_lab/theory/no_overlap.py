@@ -84,6 +84,7 @@ def population_loss(w: np.ndarray, w_star: np.ndarray, k: int) -> np.ndarray | f
     r, s, theta = _geometry(w, w_star)
     g = r * s * (np.sin(theta) + (math.pi - theta) * np.cos(theta)) / (2 * math.pi)
     loss = (r**2 / 2 - 2 * g + s**2 / 2) / k + (k - 1) / (2 * math.pi * k) * (r - s) ** 2
+    loss = np.maximum(loss, 0.0)  # ℓ ≥ 0; rounding can leave −1e-16 at w = w*
     return float(loss) if loss.ndim == 0 else loss
 
 
