@@ -257,6 +257,12 @@ class RunStore:
                 return None
         return self.load_json(r, "metrics.json")
 
+    def masks(self, n: int) -> Sequence:
+        """The masks of rounds 0 … n − 1: loaded on access from disk, or the kept ones in memory."""
+        if self.run_dir is None:
+            return [self.load(r, "mask.pt") for r in range(n)]
+        return _StoredMasks(self, n)
+
     def write_results(self, rows: list[dict]) -> None:
         if self.run_dir is not None:
             atomic_write(self.run_dir / "results.csv", _csv_bytes(rows))
@@ -389,4 +395,4 @@ def load(run_dir: str | os.PathLike) -> LotteryResult:
         rows.append(metrics["row"])
         layers.append(metrics.get("layer_density", {}))
         r += 1
-    return LotteryResult(rows, config, run_dir, _StoredMasks(store, len(rows)), layers, store)
+    return LotteryResult(rows, config, run_dir, store.masks(len(rows)), layers, store)

@@ -186,3 +186,12 @@ def test_rerun_and_more_rounds_reuse_finished_rounds(tmp_path):
     assert more.rows[:2] == first.rows                     # wall_s too: they were read back, not rerun
     assert len(more.rows) == 4
     assert [p.name for p in sorted(first.run_dir.glob("round_*"))] == [f"round_{r:02d}" for r in range(4)]
+
+
+def test_conv_model_on_images_runs_channels_last():
+    g = torch.Generator().manual_seed(0)
+    X, y = torch.randn(96, 3, 8, 8, generator=g), torch.randint(0, 3, (96,), generator=g)
+    result = play(cfg(model="conv2", rounds=1, epochs=1), data=(X[:64], y[:64], X[64:], y[64:]))
+    layers = result.layer_densities[1]
+    assert any(m.dim() == 4 for m in result.masks[1].values())          # conv weights are masked
+    assert masks.density(result.masks[1]) == pytest.approx(0.8, abs=0.01) and len(layers) >= 4
