@@ -96,7 +96,7 @@ def mask_error_bound(prob: MaskProblem, penalty: str | penalties.Penalty, lam: f
         m_hat, slope = None, np.ones(prob.d)
     else:
         m_hat = solve_pgd(prob, P, lam).m if m_hat is None else check_mask(m_hat, prob.d, "m_hat")
-        slope = P.grad(m_hat)
+        slope = P.slope(m_hat)
     residual = float(np.linalg.norm(tangent_projection(-prob.grad(m_ref) - lam * slope, m_ref)))
     gamma = prob.gamma
     bound = residual / gamma if gamma > 0 else np.inf

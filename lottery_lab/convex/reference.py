@@ -94,7 +94,7 @@ def solve_cvxpy(prob: MaskProblem, penalty: str | penalties.Penalty, lam: float,
     m = np.ones(prob.d) if m0 is None else check_mask(m0, prob.d, "m0")
     f, history, converged = float(objective(prob, P, lam, m)), [], False
     for _ in range(max_reweights):
-        m = solve_linearised(prob, lam * P.grad(m))
+        m = solve_linearised(prob, lam * P.slope(m))
         f_next = float(objective(prob, P, lam, m))
         history.append(f_next)
         converged = f - f_next <= tol * max(1.0, abs(f_next))
@@ -131,7 +131,7 @@ def stationarity_gap(prob: MaskProblem, penalty: str | penalties.Penalty, lam: f
     if not scalar:
         raise ValueError(f"lam must be a single number for stationarity_gap; got an array of {lams.size}")
     m = check_mask(m, prob.d, "m")
-    c = float(lams[0]) * P.grad(m)
+    c = float(lams[0]) * P.slope(m)
     u = solve_linearised(prob, c)
     gap = (prob.loss(m) + c @ m) - (prob.loss(u) + c @ u)
     return max(float(gap), 0.0)

@@ -151,7 +151,7 @@ def solve_pgd(prob: MaskProblem, penalty: str | penalties.Penalty, lam: float | 
         beta = ((tk - 1.0) / tk_next)[:, None]
         y = m + beta * (m - m_prev)
         zy = z + beta * (z - z_prev)  # margins are linear in m: no matrix product needed
-        g = prob.grad_from_margins(y, zy) + lam_a[:, None] * P.grad(np.clip(y, 0.0, 1.0))
+        g = prob.grad_from_margins(y, zy) + lam_a[:, None] * P.slope(np.clip(y, 0.0, 1.0))
         m_new = np.clip(y - t * g, 0.0, 1.0)
         z_new = prob.margins(m_new)
         f_new = objective(prob, P, lam_a, m_new, z_new)
