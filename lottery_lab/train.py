@@ -317,7 +317,7 @@ def train(
     masker = _Masker(model, masks)
     amp = autocast_dtype(device, config.amp)
     forward = torch.compile(model) if config.compile else model
-    where = f"round {round_index}" if round_index is not None else "training"
+    where = f"round {round_index}, " if round_index is not None else ""
     rng_devices = [device.index or 0] if device.type == "cuda" else []
 
     with torch.random.fork_rng(devices=rng_devices):
@@ -329,7 +329,7 @@ def train(
         for cb in callbacks:
             cb.on_train_start(state)
         model.train()
-        bar = _progress(config.progress, total, state.step, f"{where} {phase}")
+        bar = _progress(config.progress, total, state.step, f"{where}{phase}")
         t0 = time.perf_counter() - state.elapsed
         fresh_start = resume is None
         try:
@@ -372,7 +372,7 @@ def train(
                 state.epoch_loss = float(loss_sum) / max(n, 1)
                 if not math.isfinite(state.epoch_loss):
                     raise TrainingDiverged(
-                        f"training diverged in {where}, epoch {epoch + 1} ({phase}): the mean loss is "
+                        f"training diverged in {where}epoch {epoch + 1} ({phase}): the mean loss is "
                         f"{state.epoch_loss}; lower the learning rate (lr={config.lr}) or check the data"
                     )
                 bar.set_postfix(loss=f"{state.epoch_loss:.4f}", refresh=False)
