@@ -1,24 +1,31 @@
 """Tickets on mnist5k / LeNet-300-100: IMP vs concave (log) vs random at about 20%, 10% and 5% density.
 
-Two stages, both stored (``runs/exp_mnist5k/``, resumable: a rerun reuses finished rounds):
+IMP prunes 20% of the remaining weights per round, so its densities are 0.8^r (14 rounds reach 4.4%);
+random pruning follows the same densities. The concave method's density is set by λ, not by a
+schedule: with λ fixed, further rounds settle at a λ-dependent density instead of compounding (and
+keep pruning the small output layer), so its tickets at each target come from the λ and the number
+of rounds (1–3) chosen for that target.
 
-``tune``  — on the validation split (``data_kw={"split": "val"}``: 10% of the training set held out,
-            the test set untouched), seed 0: a grid over the concave method's λ, mask lr, ε, α, mask
-            init and search length. Each setting plays rounds until its density is ≤ 4.5% (or stops
-            moving); its score is the mean validation accuracy at 20%, 10% and 5% density,
-            interpolated in log-density between the rounds around each target. Prints the ranking.
-``table`` — on the test split, seeds 0, 1, 2: dense, IMP (20% per round), the chosen concave
-            setting and random pruning (to IMP's densities); for each target density the round
-            nearest to it, as mean ± std over seeds of test accuracy and of density.
+Two stages, both stored under ``runs/exp_mnist5k/`` (resumable: a rerun reuses finished rounds):
+
+``tune``  — validation split (``data_kw={"split": "val"}``: 10% of the training set held out, the
+            test set untouched), seed 0. For each concave setting (mask lr, ε, α, mask init, search
+            length) and each λ of a sweep, up to 3 rounds. For each target density the candidate
+            tickets within a factor 1.25 of it compete on validation accuracy; a setting's score is
+            the mean over targets of its best candidates. Prints the ranking and writes the winner's
+            picks to ``runs/exp_mnist5k/tune/choice.json``.
+``table`` — test split, seeds 0, 1, 2: dense, IMP, random, and concave with the picks of ``tune``
+            (λ and rounds per target); per target the IMP/random round nearest to it; mean ± std over
+            seeds of density and of test accuracy.
 
     python benchmarks/exp_mnist5k_tickets.py tune  [--jobs 2] [--quick]
-    python benchmarks/exp_mnist5k_tickets.py table [--concave JSON] [--jobs 2] [--quick]
+    python benchmarks/exp_mnist5k_tickets.py tune  --second-pass   # vary α, mask init, search length
+    python benchmarks/exp_mnist5k_tickets.py table [--jobs 2] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import math
 import time
@@ -28,50 +35,41 @@ from pathlib import Path
 import numpy as np
 
 TARGETS = (0.20, 0.10, 0.05)
-STOP_DENSITY = 0.045
-MAX_ROUNDS = {"imp": 14, "random": 14, "concave": 10}
+BAND = 1.25                       # a candidate ticket counts for a target within this factor of it
+IMP_ROUNDS = 14                   # 0.8 ** 14 = 4.4%
+CONCAVE_ROUNDS = 3
 COMMON = dict(model="mlp", data="mnist5k", epochs=10, batch_size=128, lr=0.1, momentum=0.9, device="cpu",
               progress=False)
-GRID = {  # the concave settings tried in `tune` (every combination)
-    "lam": [5e-6, 1e-5, 2e-5],
-    "mask_lr": [30.0, 100.0],
-    "penalty_kw": [{"eps": 0.1}, {"eps": 0.01}],
-    "alpha": [0.5],
-    "mask_init": [1.0],
-    "epochs": [None],
-}
-GRID_2 = {  # second pass: around the best of GRID (α, mask init, search length)
-    "alpha": [0.1, 0.5, 0.9],
-    "mask_init": [0.5, 1.0],
-    "epochs": [None, 3],
-}
+LAMS = (1.5e-5, 2e-5, 3e-5, 4e-5, 6e-5)          # λ sweep at mask_lr = 100 (scaled by 100 / mask_lr)
+FAMILIES = [                                       # first pass: mask lr and ε
+    {"mask_lr": 100.0, "penalty_kw": {"eps": 0.1}},
+    {"mask_lr": 100.0, "penalty_kw": {"eps": 0.01}},
+    {"mask_lr": 30.0, "penalty_kw": {"eps": 0.1}},
+]
+VARIATIONS = [{"alpha": 0.2}, {"alpha": 0.8}, {"mask_init": 0.5}, {"epochs": 3}]   # second pass
 
 
-def play_until(method: str, method_kw: dict, seed: int, split: str, out_dir: str, threads: int = 1) -> list[dict]:
-    """Play rounds one at a time (the run store resumes) until density ≤ STOP_DENSITY or it stalls."""
+def play_rounds(method: str, method_kw: dict, seed: int, split: str, out_dir: str, rounds: int) -> list[dict]:
+    """Play ``rounds`` rounds (one thread); a concave run stops early once below 3% density."""
     import torch
     from lottery_lab.lottery import LotteryConfig, play
 
-    torch.set_num_threads(threads)
+    torch.set_num_threads(1)
     data_kw = {"split": "val"} if split == "val" else {}
     rows: list[dict] = []
-    for rounds in range(1, MAX_ROUNDS[method] + 1):
-        rows = play(LotteryConfig(method=method, method_kw=method_kw, data_kw=data_kw, rounds=rounds, seed=seed,
+    for r in range(1, rounds + 1) if method == "concave" else [rounds]:
+        rows = play(LotteryConfig(method=method, method_kw=method_kw, data_kw=data_kw, rounds=r, seed=seed,
                                   out_dir=out_dir, **COMMON)).rows
-        d_prev, d = rows[-2]["density"], rows[-1]["density"]
-        if d <= STOP_DENSITY or (method == "concave" and d > 0.99 * d_prev):
+        if rows[-1]["density"] < 0.03:
             break
     return rows
 
 
-def at_density(rows: list[dict], target: float, key: str = "test_acc") -> float:
-    """``key`` interpolated in log-density at ``target`` (NaN if the rounds do not bracket it)."""
-    pts = sorted((math.log(r["density"]), r[key]) for r in rows)
-    x = math.log(target)
-    for (x0, y0), (x1, y1) in zip(pts, pts[1:]):
-        if x0 <= x <= x1:
-            return y0 if x1 == x0 else y0 + (y1 - y0) * (x - x0) / (x1 - x0)
-    return float("nan")
+def _run_all(jobs: list[tuple], n_jobs: int) -> list[list[dict]]:
+    if n_jobs <= 1:
+        return [play_rounds(*j) for j in jobs]
+    with ProcessPoolExecutor(n_jobs) as pool:
+        return list(pool.map(play_rounds, *zip(*jobs)))
 
 
 def nearest(rows: list[dict], target: float) -> dict:
@@ -79,65 +77,99 @@ def nearest(rows: list[dict], target: float) -> dict:
     return min(rows[1:], key=lambda r: abs(math.log(r["density"] / target)))
 
 
-def _grid(spec: dict) -> list[dict]:
-    keys = list(spec)
-    return [dict(zip(keys, values)) for values in itertools.product(*(spec[k] for k in keys))]
+def family_name(family: dict) -> str:
+    return json.dumps(family, sort_keys=True)
 
 
-def _run_all(jobs: list[tuple], n_jobs: int) -> list[list[dict]]:
-    if n_jobs <= 1:
-        return [play_until(*j) for j in jobs]
-    with ProcessPoolExecutor(n_jobs) as pool:
-        return list(pool.map(play_until, *zip(*jobs)))
+def _family_kw(family: dict, lam: float) -> dict:
+    return {**family, "lam": lam * 100.0 / family.get("mask_lr", 100.0)}
 
 
 def tune(args) -> None:
-    out = str(Path(args.out) / "tune")
-    settings = _grid(GRID)
+    root = Path(args.out) / "tune"
     if args.second_pass:
-        base = json.loads(args.second_pass)
-        settings = [{**base, **s} for s in _grid(GRID_2)]
-    if args.quick:
-        settings = settings[:2]
-    jobs = [("imp", {}, 0, "val", out), ("random", {}, 0, "val", out)]
-    jobs += [("concave", s, 0, "val", out) for s in settings]
+        best = json.loads((root / "choice.json").read_text())["family"]
+        families = [{**best, **v} for v in VARIATIONS]
+    else:
+        families = FAMILIES
+    lams = LAMS[1:2] if args.quick else LAMS
+    families = families[:1] if args.quick else families
+    jobs = [] if args.second_pass else [("imp", {}, 0, "val", str(root), IMP_ROUNDS),
+                                        ("random", {}, 0, "val", str(root), IMP_ROUNDS)]
+    jobs += [("concave", _family_kw(f, lam), 0, "val", str(root), CONCAVE_ROUNDS) for f in families for lam in lams]
     t0 = time.perf_counter()
     results = _run_all(jobs, args.jobs)
-    print(f"validation split (seed 0), {COMMON['epochs']} epochs per round; {time.perf_counter() - t0:.0f} s")
-    print(f"{'method':<8}{'setting':<80}{'val@20%':>9}{'val@10%':>9}{'val@5%':>8}{'mean':>8}{'rounds':>7}")
-    scored = []
+    print(f"validation split (400 images), seed 0, {COMMON['epochs']} epochs per round; "
+          f"{time.perf_counter() - t0:.0f} s")
     for (method, kw, *_), rows in zip(jobs, results):
-        accs = [at_density(rows, t) for t in TARGETS]
-        scored.append((np.mean(accs) if not any(map(math.isnan, accs)) else -1.0, method, kw, accs, rows))
-    for score, method, kw, accs, rows in sorted(scored, key=lambda s: -s[0]):
-        cells = "".join(f"{a:>9.4f}" if not math.isnan(a) else f"{'-':>9}" for a in accs)
-        print(f"{method:<8}{json.dumps(kw):<80}{cells}{score:>8.4f}{len(rows) - 1:>7}"
-              f"   densities {[round(r['density'], 3) for r in rows]}")
+        if method != "concave":
+            print(f"{method:<8}" + "  ".join(f"{t:.0%}: {nearest(rows, t)['test_acc']:.4f} "
+                                             f"(at {nearest(rows, t)['density']:.3f})" for t in TARGETS))
+    scored = []
+    for f in families:
+        cands = []
+        for (method, kw, *_), rows in zip(jobs, results):
+            if method == "concave" and all(kw.get(k) == v for k, v in f.items()):
+                cands += [(r["density"], r["test_acc"], kw["lam"], r["round"]) for r in rows[1:]]
+        picks = {}
+        for t in TARGETS:
+            near = [c for c in cands if t / BAND <= c[0] <= t * BAND]
+            if near:
+                d, acc, lam, r = max(near, key=lambda c: c[1])
+                picks[t] = {"density": d, "val_acc": acc, "lam": lam, "rounds": r}
+        score = np.mean([p["val_acc"] for p in picks.values()]) if len(picks) == len(TARGETS) else -1.0
+        scored.append((score, f, picks, sorted(cands)))
+    scored.sort(key=lambda s: -s[0])
+    for score, f, picks, cands in scored:
+        print(f"\nconcave {family_name(f)}: score {score:.4f}")
+        for t, p in picks.items():
+            print(f"  {t:.0%}: val acc {p['val_acc']:.4f} at density {p['density']:.4f} (λ={p['lam']:.3g}, "
+                  f"{p['rounds']} round(s))")
+        print("  all (density, val acc, λ, round): " + ", ".join(f"({d:.3f}, {a:.3f}, {lam:.2g}, {r})"
+                                                             for d, a, lam, r in cands))
+    previous = json.loads((root / "choice.json").read_text()) if (root / "choice.json").exists() else None
+    best_score, best_family, best_picks, _ = scored[0]
+    if best_score > 0 and (previous is None or best_score > previous["score"]):
+        choice = {"family": best_family, "score": best_score,
+                  "picks": {str(t): best_picks[t] for t in TARGETS}}
+        (root / "choice.json").write_text(json.dumps(choice, indent=2) + "\n")
+        print(f"\nchoice written to {root / 'choice.json'}")
 
 
 def table(args) -> None:
+    choice_path = Path(args.choice or Path(args.out) / "tune" / "choice.json")
+    choice = json.loads(choice_path.read_text())
     out = str(Path(args.out) / "test")
-    concave = json.loads(args.concave)
     seeds = [0] if args.quick else [0, 1, 2]
-    specs = {"imp": {}, "concave": concave, "random": {}}
-    jobs = [(m, kw, s, "test", out) for m, kw in specs.items() for s in seeds]
+    jobs = [(m, {}, s, "test", out, IMP_ROUNDS) for m in ("imp", "random") for s in seeds]
+    picks = {float(t): p for t, p in choice["picks"].items()}
+    rounds_of: dict[float, int] = {}
+    for p in picks.values():
+        rounds_of[p["lam"]] = max(rounds_of.get(p["lam"], 0), p["rounds"])
+    concave_jobs = sorted(rounds_of.items())
+    jobs += [("concave", {**choice["family"], "lam": lam}, s, "test", out, r) for lam, r in concave_jobs for s in seeds]
     t0 = time.perf_counter()
-    results = dict(zip([(j[0], j[2]) for j in jobs], _run_all(jobs, args.jobs)))
-    dense = [results[("imp", s)][0]["test_acc"] for s in seeds]
+    results = dict(zip([(j[0], j[1].get("lam"), j[2]) for j in jobs], _run_all(jobs, args.jobs)))
+    dense = [results[("imp", None, s)][0]["test_acc"] for s in seeds]
     print(f"mnist5k (4,000 train / 1,000 test) / LeNet-300-100, {COMMON['epochs']} epochs per round, SGD lr "
           f"{COMMON['lr']} momentum {COMMON['momentum']}, batch {COMMON['batch_size']}, seeds {seeds}; "
           f"{time.perf_counter() - t0:.0f} s")
-    print(f"concave: {json.dumps(concave)}")
-    print(f"dense: test acc {np.mean(dense):.4f} ± {np.std(dense):.4f}")
-    print(f"{'target':<8}" + "".join(f"{m + ' density':>18}{m + ' acc':>18}" for m in specs))
+    print(f"concave: {json.dumps(choice['family'])}, λ and rounds per target from {choice_path}")
+    print(f"dense: test acc {np.mean(dense):.4f} ± {np.std(dense):.4f}\n")
+    head = "".join(f"{m + ' density':>20}{m + ' test acc':>20}" for m in ("imp", "concave", "random"))
+    print(f"{'target':<8}{head}")
     for t in TARGETS:
         cells = ""
-        for m in specs:
-            picked = [nearest(results[(m, s)], t) for s in seeds]
-            d = [p["density"] for p in picked]
-            a = [p["test_acc"] for p in picked]
-            cells += f"{np.mean(d):>10.4f} ± {np.std(d):.3f}{np.mean(a):>10.4f} ± {np.std(a):.3f}"
+        for m in ("imp", "concave", "random"):
+            if m == "concave":
+                runs = [results[("concave", picks[t]["lam"], s)] for s in seeds]
+                picked = [rows[min(picks[t]["rounds"], len(rows) - 1)] for rows in runs]
+            else:
+                picked = [nearest(results[(m, None, s)], t) for s in seeds]
+            d, a = [p["density"] for p in picked], [p["test_acc"] for p in picked]
+            cells += f"{np.mean(d):>11.4f} ± {np.std(d):.4f}{np.mean(a):>11.4f} ± {np.std(a):.4f}"
         print(f"{t:<8.0%}{cells}")
+    print("\nconcave picks: " + ", ".join(f"{t:.0%}: λ={p['lam']:.3g}, {p['rounds']} round(s)" for t, p in picks.items()))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,11 +177,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("stage", choices=["tune", "table"])
     parser.add_argument("--out", default="runs/exp_mnist5k", help="where the runs are kept (default: %(default)s)")
     parser.add_argument("--jobs", type=int, default=1, help="runs in parallel, one torch thread each")
-    parser.add_argument("--quick", action="store_true", help="two settings / one seed (a smoke test)")
-    parser.add_argument("--second-pass", metavar="JSON", help="tune: vary α, mask init and search length "
-                        "around this setting instead of the first grid")
-    parser.add_argument("--concave", metavar="JSON", default="{}",
-                        help="table: the concave method's settings (default: the method's defaults)")
+    parser.add_argument("--quick", action="store_true", help="one setting / one seed (a smoke test)")
+    parser.add_argument("--second-pass", action="store_true",
+                        help="tune: vary α, mask init and search length around the current choice")
+    parser.add_argument("--choice", metavar="JSON", help="table: the picks file (default: OUT/tune/choice.json)")
     args = parser.parse_args(argv)
     tune(args) if args.stage == "tune" else table(args)
     return 0
