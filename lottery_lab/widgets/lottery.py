@@ -18,7 +18,7 @@ from lottery_lab.plots.lottery import accuracy_vs_density, layer_density, mask_h
 __all__ = ["lottery_explorer"]
 
 
-def lottery_explorer(*, lam: float = 1e-4, alpha: float = 0.5, penalty: str = "log", rounds: int = 2,
+def lottery_explorer(*, lam: float = 2e-5, alpha: float = 0.5, penalty: str = "log", rounds: int = 2,
                      baselines: list | None = None, play_now: bool = False, **config: Any) -> widgets.VBox:
     """λ (log slider), α, penalty and rounds controls with a *Play* button and the result panels.
 
@@ -40,7 +40,7 @@ def lottery_explorer(*, lam: float = 1e-4, alpha: float = 0.5, penalty: str = "l
     from lottery_lab.lottery import LotteryConfig, play
 
     controls = {
-        "lam": widgets.FloatLogSlider(value=lam, base=10, min=-6, max=-1, step=0.25, description="λ",
+        "lam": widgets.FloatLogSlider(value=lam, base=10, min=-6, max=-3, step=0.1, description="λ",
                                       readout_format=".1e"),
         "alpha": widgets.FloatSlider(value=alpha, min=0.05, max=0.95, step=0.05, description="α"),
         "penalty": widgets.Dropdown(options=penalties.names(), value=penalty, description="penalty"),
