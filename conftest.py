@@ -1,6 +1,16 @@
-"""Root pytest configuration: every test and notebook runs in quick mode unless told otherwise."""
+"""Root pytest configuration: every test and notebook runs in quick mode unless told otherwise.
+
+Tests run torch single-threaded: CI runs two pytest workers on two cores, and tiny tensors gain
+nothing from intra-op threads while two workers' thread pools fight over the cores.
+"""
 
 import os
 
 os.environ.setdefault("LOTTERY_LAB_QUICK", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def pytest_configure(config):
+    import torch
+
+    torch.set_num_threads(1)

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from lottery_lab.masks import Mask
-from lottery_lab.methods._scale_free import UnitMeanGrad
+from lottery_lab.methods._scale_free import ScaledGrad
 from lottery_lab.methods.base import Context, Method, Search, register
 from lottery_lab.methods.concave import RelaxedMaskNet
 from lottery_lab.train import Callback, TrainState
@@ -29,7 +29,9 @@ class SoftMaskNet(RelaxedMaskNet):
         with torch.no_grad():
             for s in self._ms:
                 s.fill_(s_init)
-        self.register_buffer("beta", torch.ones((), device=self._ms[0].device if self._ms else None))
+        device = self._ms[0].device if self._ms else None
+        self.register_buffer("beta", torch.ones((), device=device))
+        self.register_buffer("grad_scale", torch.zeros(2, dtype=torch.float64, device=device))
 
     def soft_masks(self) -> list[torch.Tensor]:
         return [torch.sigmoid(self.beta * s) for s in self._ms]
@@ -64,8 +66,8 @@ class ContinuousSparsification(Method):
     lam : λ ≥ 0 on the mean soft mask.
     final_temperature : β at the last epoch, > 0 (1 at the first; the paper's default 200).
     s_init : the scores' starting value (σ(s_init) is the soft mask's start).
-    mask_lr : step size of the scores, > 0 (θ uses the run's ``lr``); their gradients are rescaled to
-        unit mean magnitude first (:mod:`lottery_lab.methods._scale_free`).
+    mask_lr : step size of the scores, > 0 (θ uses the run's ``lr``); their gradients are divided by a
+        running mean magnitude first (:mod:`lottery_lab.methods._scale_free`).
     epochs : search length in epochs (``None``: the run's training length).
     """
 
@@ -92,7 +94,7 @@ class ContinuousSparsification(Method):
         support.update({f"m.{k}": mask[n] for k, n in zip(net.m.keys(), net.names)})
         groups = [{"params": list(model.parameters())},
                   {"params": list(net.m.parameters()), "lr": self.mask_lr, "weight_decay": 0.0}]
-        callbacks = [_Anneal(net, self.lam, self.final_temperature), UnitMeanGrad(net._ms)]
+        callbacks = [_Anneal(net, self.lam, self.final_temperature), ScaledGrad(net._ms, net.grad_scale)]
         return Search(net, support, groups, callbacks, self.epochs)
 
     def scores(self, search: Search | None) -> dict[str, torch.Tensor] | None:

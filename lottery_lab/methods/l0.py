@@ -24,7 +24,7 @@ from lottery_lab.masks import Mask
 from lottery_lab.methods.base import Context, Method, Search, check_fraction, prune_lowest, register
 from lottery_lab.methods.concave import RelaxedMaskNet
 from lottery_lab.methods.hard_concrete import HardConcrete
-from lottery_lab.methods._scale_free import UnitMeanGrad
+from lottery_lab.methods._scale_free import ScaledGrad
 from lottery_lab.methods.lagrangian import DensityMultipliers
 from lottery_lab.train import Callback, TrainState
 
@@ -41,6 +41,7 @@ class GatedNet(RelaxedMaskNet):
         self.support = [support[n].to(m.dtype) for n, m in zip(self.names, self._ms)]
         device = self._ms[0].device if self._ms else None
         self.register_buffer("mu", torch.zeros(n_groups, dtype=torch.float64, device=device))
+        self.register_buffer("grad_scale", torch.zeros(2, dtype=torch.float64, device=device))
 
     def gates(self) -> list[torch.Tensor]:
         """Sampled gates in training mode, deterministic gates in evaluation mode."""
@@ -110,8 +111,8 @@ class L0(Method):
     per_layer : constrained mode: one constraint (and multiplier) per layer instead of one global.
     dual_lr : step size of the multipliers' projected gradient ascent, > 0.
     dual_restarts : reset a multiplier to 0 as soon as its constraint holds.
-    gate_lr : step size of log α, > 0 (θ uses the run's ``lr``); the gates' gradients are rescaled
-        to unit mean magnitude first (:mod:`lottery_lab.methods._scale_free`), so this is roughly how
+    gate_lr : step size of log α, > 0 (θ uses the run's ``lr``); the gates' gradients are divided by
+        a running mean magnitude first (:mod:`lottery_lab.methods._scale_free`), so this is roughly how
         far a typical log α moves per step.
     init_density : P(z ≠ 0) at the start of the search, in (0, 1).
     beta, gamma, zeta : the hard-concrete temperature and stretch (β > 0, γ < 0, ζ > 1).
@@ -121,7 +122,7 @@ class L0(Method):
     name = "l0"
 
     def __init__(self, lam: float = 0.1, target_density: float | None = None, per_layer: bool = False,
-                 dual_lr: float = 0.5, dual_restarts: bool = True, gate_lr: float = 0.05,
+                 dual_lr: float = 0.5, dual_restarts: bool = True, gate_lr: float = 0.02,
                  init_density: float = 0.95, beta: float = 2.0 / 3.0, gamma: float = -0.1, zeta: float = 1.1,
                  epochs: int | None = None):
         if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not lam >= 0:
@@ -154,7 +155,7 @@ class L0(Method):
         param_groups = [{"params": list(model.parameters())},
                         {"params": list(net.m.parameters()), "lr": self.gate_lr, "weight_decay": 0.0,
                          "momentum": 0.0}]
-        callbacks = [_GateObjective(net, self.lam, multipliers, sizes), UnitMeanGrad(net._ms)]
+        callbacks = [_GateObjective(net, self.lam, multipliers, sizes), ScaledGrad(net._ms, net.grad_scale)]
         return Search(net, support, param_groups, callbacks, self.epochs)
 
     def scores(self, search: Search | None) -> dict[str, torch.Tensor] | None:
