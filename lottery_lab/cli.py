@@ -14,6 +14,7 @@ import sys
 COMMAND_MODULES = (
     "lottery_lab.convex.cli",
     "lottery_lab.lottery_cli",
+    "lottery_lab.compare_cli",
 )
 
 

@@ -1,0 +1,387 @@
+"""Every registered method on the same data, model, budget and seeds, at the same densities.
+
+>>> from lottery_lab.compare import compare
+>>> cmp = compare(["imp", "l0"], data="digits", model="mlp", quick=True)  # doctest: +SKIP
+>>> print(cmp.table()); cmp.plot()  # doctest: +SKIP
+
+Methods reach a density in different ways, written down as data in :data:`RECIPES` (method name →
+candidate :class:`Recipe`\\ s, the first one the method accepts is used):
+
+- a **knob** recipe plays one run per target density with one pruning round, the method's argument
+  ``knob`` set from the target (``target_density`` or ``keep`` = t; ``prune_fraction`` = 1 − t for the
+  one-shot pruners at initialisation);
+- a **rounds** recipe plays rounds until the density is at or below the smallest target, stops falling
+  (a round keeping more than :data:`STALL` of the weights before it) or ``max_rounds`` is reached; every
+  round is a candidate point.
+
+A method missing from :data:`RECIPES` (e.g. one registered after this file was written) gets rounds
+with its defaults. Runs go through :func:`lottery_lab.lottery.play`, so stored runs are reused.
+
+Aggregation (:func:`aggregate`): a round lands in the bin of its nearest target on a log scale (bin
+edges at the geometric midpoints between targets; the outer bins as wide as their neighbours); per
+method, seed and bin the round nearest the target counts; then mean ± std (``ddof=0``, as
+``lottery-lab report``) over seeds of the test accuracy *and of the measured density*. A method that
+never reached a bin has no entry there: nothing is shown at a density that was not reached.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+__all__ = ["Recipe", "RECIPES", "TARGETS", "SEEDS", "QUICK", "Planned", "Comparison", "recipe_for", "build_grid",
+           "reach", "bin_of", "aggregate", "dense_baseline", "compare"]
+
+#: the densities compared (fractions of prunable weights kept)
+TARGETS = (0.2, 0.1, 0.05, 0.02)
+SEEDS = (0, 1, 2)
+#: the reduced setting (tests, notebooks in quick mode): fewer epochs, seeds and densities
+QUICK = {"targets": (0.2, 0.05), "seeds": (0,), "epochs": 2}
+#: a rounds recipe stops once a round keeps more than this fraction of the weights kept before it
+STALL = 0.9
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a method reaches a density: a per-target argument (``knob``) or pruning rounds.
+
+    Parameters
+    ----------
+    knob : the method argument set from each target (one run per target, one round); ``None``:
+        rounds (one run per seed, played until the smallest target, a stall or ``max_rounds``).
+    complement : the knob is the fraction *pruned*: it is set to 1 − target.
+    method_kw : fixed method arguments (the knob's value is added per target).
+    max_rounds : the most rounds a rounds recipe plays.
+    """
+
+    knob: str | None = None
+    complement: bool = False
+    method_kw: Mapping[str, Any] = field(default_factory=dict)
+    max_rounds: int = 8
+
+    def accepts(self, method: str) -> bool:
+        """Whether ``method`` takes every argument this recipe sets."""
+        from lottery_lab import methods
+
+        allowed = set(methods.defaults(method))
+        return set(self.method_kw) <= allowed and (self.knob is None or self.knob in allowed)
+
+    def kwargs(self, target: float | None) -> dict[str, Any]:
+        """The method's arguments for ``target`` (knob recipes) or for its rounds (``target=None``)."""
+        kw = dict(self.method_kw)
+        if self.knob is not None and target is not None:
+            kw[self.knob] = round(1.0 - target, 12) if self.complement else float(target)
+        return kw
+
+    def describe(self) -> str:
+        fixed = ", ".join(f"{k}={v!r}" for k, v in self.method_kw.items())
+        if self.knob is None:
+            return f"rounds ({fixed or 'defaults'}) until the smallest target, a stall or {self.max_rounds} rounds"
+        value = "1 − target" if self.complement else "target"
+        return f"one run per target: {self.knob} = {value}" + (f"; {fixed}" if fixed else "") + ", 1 round"
+
+
+_ONE_SHOT = Recipe(knob="prune_fraction", complement=True)
+_HALVING = Recipe(method_kw={"prune_fraction": 0.5}, max_rounds=12)
+
+#: method → candidate recipes, first accepted wins. IMP and random halve the density per round
+#: (50%, 25%, 12.5%, 6.25%, 3.1%, 1.6%: 6 rounds instead of 18 at 20% per round); pruning at init is
+#: one-shot per target, as the methods are meant; the λ-controlled ones keep their defaults (rvsm's
+#: default λ barely prunes, so it gets one that reaches the range on mnist5k/LeNet-300-100).
+RECIPES: dict[str, tuple[Recipe, ...]] = {
+    "imp": (_HALVING,),
+    "random": (_HALVING,),
+    "concave": (Recipe(knob="target_density"), Recipe()),
+    "l0": (Recipe(knob="target_density"),),
+    "cs": (Recipe(),),
+    "rvsm": (Recipe(method_kw={"lam": 2e-3}),),
+    "edge_popup": (Recipe(knob="keep"),),
+    "snip": (_ONE_SHOT,),
+    "synflow": (_ONE_SHOT,),
+    "magnitude_init": (_ONE_SHOT,),
+}
+
+
+def recipe_for(method: str, recipes: Mapping[str, Sequence[Recipe]] | None = None) -> Recipe:
+    """The first recipe of ``method`` it accepts (rounds with its defaults when none is known or fits)."""
+    for recipe in (RECIPES if recipes is None else recipes).get(method, ()):
+        if recipe.accepts(method):
+            return recipe
+    return Recipe()
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One entry of the grid: a run's config (rounds: the first round; more are played as needed)."""
+
+    config: Any  # LotteryConfig
+    recipe: Recipe
+    target: float | None  # knob recipes: the target of this run
+
+
+def _check(methods: Sequence[str] | None, targets: Sequence[float], seeds: Sequence[int]) -> list[str]:
+    from lottery_lab import methods as methods_lib
+
+    names = methods_lib.names()
+    chosen = list(names if methods is None else methods)
+    unknown = [m for m in chosen if m not in names]
+    if unknown or not chosen:
+        raise ValueError(f"methods={list(methods or [])!r}: {'unknown ' + ', '.join(unknown) if unknown else 'empty'}; "
+                         f"registered methods: {', '.join(names)}")
+    if not seeds:
+        raise ValueError("seeds=[] must name at least one seed")
+    if any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) for s in seeds):
+        raise ValueError(f"seeds={list(seeds)!r} must be integers")
+    bad = [t for t in targets if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 < t < 1]
+    if not targets or bad:
+        raise ValueError(f"targets={list(targets)!r}: density targets must lie in the open interval (0, 1)"
+                         + (f" ({bad} do not)" if bad else " and there must be at least one"))
+    return list(dict.fromkeys(chosen))
+
+
+def build_grid(methods: Sequence[str] | None = None, targets: Sequence[float] = TARGETS,
+               seeds: Sequence[int] = SEEDS, recipes: Mapping[str, Sequence[Recipe]] | None = None,
+               method_kw: Mapping[str, Mapping[str, Any]] | None = None, **config: Any) -> list[Planned]:
+    """The runs of a comparison: per method and seed, one per target (knob) or one (rounds).
+
+    ``method_kw`` adds or overrides fixed method arguments per method (``{"rvsm": {"lam": 1e-3}}``);
+    ``config`` holds the other :class:`~lottery_lab.lottery.LotteryConfig` fields of every run.
+    """
+    from lottery_lab.lottery import LotteryConfig
+
+    chosen = _check(methods, targets, seeds)
+    method_kw = dict(method_kw or {})
+    stray = sorted(set(method_kw) - set(chosen))
+    if stray:
+        raise ValueError(f"method_kw names methods not compared: {', '.join(stray)}")
+    grid = []
+    for name in chosen:
+        recipe = recipe_for(name, recipes)
+        recipe = replace(recipe, method_kw={**recipe.method_kw, **method_kw.get(name, {})})
+        for seed in seeds:
+            for target in (sorted(targets, reverse=True) if recipe.knob else [None]):
+                cfg = LotteryConfig(method=name, method_kw=recipe.kwargs(target), rounds=1, seed=int(seed), **config)
+                grid.append(Planned(cfg, recipe, target))
+    return grid
+
+
+def _stop_round(rows: Sequence[Mapping], floor: float, max_rounds: int) -> int | None:
+    """The first round after which a rounds recipe stops, or ``None`` if ``rows`` do not get there."""
+    for r in range(1, len(rows)):
+        d, before = rows[r]["density"], rows[r - 1]["density"]
+        if d <= floor or d > STALL * before or r >= max_rounds:
+            return r
+    return None
+
+
+def _stored_rows(config) -> list[dict]:
+    """The finished rounds of ``config``'s run on disk (none when it keeps nothing or has not started)."""
+    from lottery_lab import runs
+    from lottery_lab.lottery import run_dir
+
+    where = run_dir(config)
+    if where is None or not (where / "config.json").exists():
+        return []
+    return runs.load(where).rows
+
+
+def reach(entry: Planned, floor: float):
+    """Play (or read back) one grid entry; rounds recipes go on until :func:`_stop_round` says stop.
+
+    Returns ``(result, trained)``: the :class:`~lottery_lab.runs.LotteryResult` and whether any round
+    had to be computed (``False``: everything came from disk).
+    """
+    from lottery_lab.lottery import play
+
+    if entry.recipe.knob is not None:
+        stored = len(_stored_rows(entry.config))
+        return play(entry.config), stored < entry.config.rounds + 1
+    stored = _stored_rows(entry.config)
+    stop = _stop_round(stored, floor, entry.recipe.max_rounds)
+    if stop is not None:
+        return play(replace(entry.config, rounds=stop)), False
+    r = max(1, len(stored))
+    while True:
+        result = play(replace(entry.config, rounds=r))
+        if _stop_round(result.rows, floor, entry.recipe.max_rounds) is not None:
+            return result, True
+        r += 1
+
+
+# ---------------------------------------------------------------------------------- aggregation
+
+def bin_of(density: float, targets: Sequence[float]) -> float | None:
+    """The target nearest ``density`` on a log scale, or ``None`` outside the outer bins' edges."""
+    if not density > 0:
+        return None
+    ts = sorted(targets)
+    logs = np.log(ts)
+    x = math.log(density)
+    half = [(logs[1] - logs[0]) / 2 if len(ts) > 1 else math.log(2) / 2,
+            (logs[-1] - logs[-2]) / 2 if len(ts) > 1 else math.log(2) / 2]
+    if x < logs[0] - half[0] or x > logs[-1] + half[1]:
+        return None
+    return ts[int(np.argmin(np.abs(logs - x)))]
+
+
+def aggregate(rows: Iterable[Mapping], targets: Sequence[float] = TARGETS) -> list[dict]:
+    """Mean ± std over seeds per method and density bin (see the module docstring).
+
+    ``rows`` are result rows (``method, seed, round, density, test_acc``); round 0 is ignored. Returns
+    one dict per (method, bin reached): ``method, target, density_mean, density_std, test_acc_mean,
+    test_acc_std, n, seeds``, methods in order of appearance, targets from dense to sparse.
+    """
+    best: dict[tuple[str, float, int], Mapping] = {}
+    order: list[str] = []
+    for row in rows:
+        if row["method"] not in order:
+            order.append(row["method"])
+        if int(row["round"]) == 0:
+            continue
+        t = bin_of(float(row["density"]), targets)
+        if t is None:
+            continue
+        key = (row["method"], t, int(row["seed"]))
+        gap = abs(math.log(float(row["density"]) / t))
+        if key not in best or gap < abs(math.log(float(best[key]["density"]) / t)):
+            best[key] = row
+    out = []
+    for method in order:
+        for t in sorted(targets, reverse=True):
+            picked = [best[k] for k in sorted(best) if k[0] == method and k[1] == t]
+            if not picked:
+                continue
+            d = np.array([float(r["density"]) for r in picked])
+            a = np.array([float(r["test_acc"]) for r in picked])
+            out.append({"method": method, "target": float(t), "density_mean": float(d.mean()),
+                        "density_std": float(d.std()), "test_acc_mean": float(a.mean()),
+                        "test_acc_std": float(a.std()), "n": len(picked),
+                        "seeds": [int(r["seed"]) for r in picked]})
+    return out
+
+
+def dense_baseline(rows: Iterable[Mapping]) -> dict | None:
+    """Mean ± std over seeds of the dense network (round 0; one row per seed)."""
+    by_seed: dict[int, float] = {}
+    for row in rows:
+        if int(row["round"]) == 0:
+            by_seed.setdefault(int(row["seed"]), float(row["test_acc"]))
+    if not by_seed:
+        return None
+    a = np.array(list(by_seed.values()))
+    return {"test_acc_mean": float(a.mean()), "test_acc_std": float(a.std()), "n": len(a),
+            "seeds": sorted(by_seed)}
+
+
+# ---------------------------------------------------------------------------------- the result
+
+@dataclass
+class Comparison:
+    """The outcome of :func:`compare`: aggregated ``rows``, the ``dense`` baseline and every run."""
+
+    rows: list[dict]
+    dense: dict | None
+    runs: list[dict]
+    settings: dict
+    wall_s: float = 0.0
+
+    def table(self) -> str:
+        """Fixed-width text: per method and bin, the measured density and test accuracy (mean ± std)."""
+        s = self.settings
+        lines = [f"{s['data']} / {s['model']}: {s['epochs']} epochs per round, seeds "
+                 f"{', '.join(map(str, s['seeds']))}; bin = nearest target density (log scale), "
+                 f"density = measured mean ± std, std over seeds (ddof=0)",
+                 f"{'method':<16}{'bin':>6}{'density':>18}{'test acc':>20}{'seeds':>7}"]
+        if self.dense is not None:
+            d = self.dense
+            lines.append(f"{'dense':<16}{'100%':>6}{'100.00%':>18}"
+                         f"{d['test_acc_mean']:>12.4f} ± {d['test_acc_std']:.4f}{d['n']:>7}")
+        for method in s["methods"]:
+            for t in sorted(s["targets"], reverse=True):
+                row = next((r for r in self.rows if r["method"] == method and r["target"] == t), None)
+                head = f"{method:<16}{t:>6.0%}"
+                if row is None:
+                    lines.append(f"{head}{'not reached':>18}{'—':>20}{0:>7}")
+                    continue
+                dens = f"{row['density_mean']:.2%} ± {row['density_std']:.2%}"
+                lines.append(f"{head}{dens:>18}{row['test_acc_mean']:>12.4f} ± {row['test_acc_std']:.4f}"
+                             f"{row['n']:>7}")
+        return "\n".join(lines)
+
+    def plot(self, ax=None, title: str | None = None):
+        """Test accuracy against measured density, mean ± std, one line per method (see plots.compare)."""
+        from lottery_lab.plots.compare import accuracy_at_density
+
+        s = self.settings
+        return accuracy_at_density(self.rows, dense=self.dense, targets=s["targets"], ax=ax,
+                                   title=title or f"{s['data']} / {s['model']}, {s['epochs']} epochs, "
+                                                  f"{len(s['seeds'])} seed(s)")
+
+    def to_dict(self) -> dict:
+        """JSON-ready: settings, the aggregated rows, the dense baseline and the runs."""
+        return {"settings": self.settings, "rows": self.rows, "dense": self.dense, "runs": self.runs,
+                "wall_s": self.wall_s}
+
+
+def compare(methods: Sequence[str] | None = None, *, data: str = "mnist5k", model: str = "mlp",
+            targets: Sequence[float] | None = None, seeds: Sequence[int] | None = None,
+            epochs: int | None = None, quick: bool = False, out_dir: str | None = "runs",
+            recipes: Mapping[str, Sequence[Recipe]] | None = None,
+            method_kw: Mapping[str, Mapping[str, Any]] | None = None, progress: bool = True,
+            **config: Any) -> Comparison:
+    """Play (or reuse) every method's runs and aggregate them at the target densities.
+
+    Parameters
+    ----------
+    methods : method names (default: every registered method).
+    data, model : registry names of the dataset and the model.
+    targets : target densities in (0, 1) (default :data:`TARGETS`; quick: ``QUICK["targets"]``).
+    seeds : seeds (default :data:`SEEDS`; quick: ``QUICK["seeds"]``).
+    epochs : training epochs per round (default 10; quick: ``QUICK["epochs"]``).
+    quick : the reduced setting; explicit ``targets``/``seeds``/``epochs`` still win.
+    out_dir : where runs are stored and looked up (``None``: nothing stored, nothing reused).
+    recipes : replaces :data:`RECIPES`; ``method_kw`` adds fixed arguments per method.
+    progress : a ``tqdm.auto`` bar over the runs.
+    **config : other :class:`~lottery_lab.lottery.LotteryConfig` fields (``lr``, ``batch_size``,
+        ``data_kw``, ``device`` …).
+    """
+    from tqdm.auto import tqdm
+
+    from lottery_lab import data as data_lib
+
+    if data not in data_lib.names():
+        raise ValueError(f"unknown data={data!r}; registered datasets: {', '.join(data_lib.names())}")
+    base = QUICK if quick else {}
+    targets = tuple(base.get("targets", TARGETS) if targets is None else targets)
+    seeds = tuple(base.get("seeds", SEEDS) if seeds is None else seeds)
+    epochs = base.get("epochs", 10) if epochs is None else epochs
+    # rounds are played one call at a time, which needs them on disk: without out_dir, a scratch folder
+    scratch = tempfile.TemporaryDirectory(prefix="lottery_compare_") if out_dir is None else None
+    grid = build_grid(methods, targets, seeds, recipes=recipes, method_kw=method_kw, data=data, model=model,
+                      epochs=epochs, out_dir=out_dir if scratch is None else scratch.name, progress=False, **config)
+    t0 = time.perf_counter()
+    runs, rows = [], []
+    bar = tqdm(grid, desc="compare", unit="run", disable=not progress)
+    try:
+        for entry in bar:
+            c = entry.config
+            bar.set_postfix_str(f"{c.method} seed {c.seed}" + ("" if entry.target is None else f" {entry.target:.0%}"))
+            result, trained = reach(entry, min(targets))
+            rows.extend(result.rows)
+            runs.append({"method": c.method, "seed": c.seed, "target": entry.target, "method_kw": c.method_kw,
+                         "recipe": entry.recipe.describe(), "trained": trained, "rows": result.rows,
+                         "run_dir": None if scratch is not None else str(result.run_dir)})
+    finally:
+        bar.close()
+        if scratch is not None:
+            scratch.cleanup()
+    names = list(dict.fromkeys(p.config.method for p in grid))
+    settings = {"data": data, "model": model, "methods": names, "targets": list(targets), "seeds": list(seeds),
+                "epochs": epochs, "out_dir": out_dir, "config": {k: v for k, v in config.items()},
+                "recipes": {p.config.method: p.recipe.describe() for p in grid}}
+    return Comparison(aggregate(rows, targets), dense_baseline(rows), runs, settings, time.perf_counter() - t0)
