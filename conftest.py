@@ -7,7 +7,9 @@ nothing from intra-op threads while two workers' thread pools fight over the cor
 import os
 
 os.environ.setdefault("LOTTERY_LAB_QUICK", "1")
-os.environ.setdefault("MPLBACKEND", "Agg")
+# two pytest workers on two cores: one BLAS/OpenMP thread each (notebook kernels inherit this too)
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 def pytest_configure(config):

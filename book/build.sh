@@ -16,5 +16,4 @@ if [ ! -f "$off/mathjax/tex-mml-chtml.js" ] || [ ! -f "$off/widgets/embed-amd.js
   rm -rf "$tmp"
 fi
 export LOTTERY_LAB_QUICK="${LOTTERY_LAB_QUICK:-1}"
-export MPLBACKEND=Agg
 jupyter-book build -W -n --keep-going "$here"

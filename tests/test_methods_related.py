@@ -229,3 +229,40 @@ def test_pruning_at_init_follows_imps_densities(name):
 def test_bad_arguments_raise_naming_them(name, kw, arg):
     with pytest.raises(ValueError, match=arg):
         methods.get(name, **kw)
+
+
+# ------------------------------------------------------------------ concave with target_density
+
+def test_concave_target_density_multiplier_moves_in_log_space():
+    from lottery_lab.methods.concave import _DensityDrivenPenalty
+
+    ms = [torch.tensor([0.9, 0.8, 0.1, 0.0])]  # 2 of 4 at or above α = 0.5: density 0.5
+    lam_t = torch.tensor(1e-5, dtype=torch.float64)
+    cb = _DensityDrivenPenalty(ms, penalties.get("log"), lam_t, alpha=0.5, target=0.25, dual_lr=2.0, total=4)
+    cb.after_step(None)
+    assert float(lam_t) == pytest.approx(1e-5 * math.exp(2.0 * 0.25)) and cb.lam == float(lam_t)
+    ms[0].copy_(torch.tensor([0.9, 0.1, 0.1, 0.0]))  # density 0.25: on target, λ stays
+    cb.after_step(None)
+    assert float(lam_t) == pytest.approx(1e-5 * math.exp(0.5))
+    ms[0].zero_()  # density 0: λ falls
+    cb.after_step(None)
+    assert float(lam_t) == pytest.approx(1e-5 * math.exp(0.5 - 0.5))
+
+
+@pytest.mark.parametrize("target", [0.3, 0.1])
+def test_concave_target_density_gives_the_asked_density(target):
+    data = tiny(n=400)
+    cfg = LotteryConfig(method="concave", method_kw={"target_density": target}, model="mlp", data="tiny",
+                        rounds=1, epochs=5, batch_size=32, out_dir=None, progress=False)
+    res = play(cfg, data=data)
+    kept, total = masks.count(res.masks[1])
+    assert kept == round(target * total)
+
+
+@pytest.mark.parametrize("kw,arg", [({"target_density": 0.0}, "target_density"),
+                                    ({"target_density": 1.0}, "target_density"),
+                                    ({"target_density": 0.1, "dual_lr": 0.0}, "dual_lr"),
+                                    ({"target_density": 0.1, "lam": 0.0}, "lam")])
+def test_concave_target_density_bad_input(kw, arg):
+    with pytest.raises(ValueError, match=arg):
+        methods.get("concave", **kw)

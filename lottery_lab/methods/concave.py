@@ -11,6 +11,7 @@ with the smallest m.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -74,6 +75,33 @@ class _PenaltyProjection(Callback):
             m.clamp_(0.0, 1.0)
 
 
+class _DensityDrivenPenalty(_PenaltyProjection):
+    """The penalty weight λ as a multiplier for the constraint density ≤ target (this project's own
+    combination of the concave mask with the constrained idea of Gallego-Posada et al. 2022).
+
+    After each step the density d = #{m ≥ α} / #weights is measured and λ ascends in log space,
+    log λ ← log λ + η (d − target): λ grows while the ticket would be too dense and shrinks while it
+    would be too sparse. Log space makes the step scale-free (λ's useful range spans decades and
+    depends on the model), and keeps λ > 0. λ lives in ``lam_t``, a buffer of the searched module,
+    so a resumed search continues exactly.
+    """
+
+    def __init__(self, ms: list[torch.Tensor], penalty: penalties.Penalty, lam_t: torch.Tensor,
+                 alpha: float, target: float, dual_lr: float, total: int):
+        super().__init__(ms, penalty, float(lam_t))
+        self.lam_t, self.alpha, self.target, self.dual_lr, self.total = lam_t, alpha, target, dual_lr, total
+
+    @torch.no_grad()
+    def after_step(self, state: TrainState) -> None:
+        super().after_step(state)
+        kept = sum(int(torch.count_nonzero(m >= self.alpha)) for m in self.ms)
+        self.lam_t.mul_(math.exp(self.dual_lr * (kept / self.total - self.target)))
+        self.lam = float(self.lam_t)
+
+    def on_train_start(self, state: TrainState) -> None:
+        self.lam = float(self.lam_t)  # after a resume, the buffer holds the multiplier reached
+
+
 @register
 class Concave(Method):
     """Relaxed mask m ∈ [0, 1] under a concave penalty, trained jointly with θ, thresholded at α.
@@ -94,13 +122,20 @@ class Concave(Method):
     epochs : search length in epochs (``None``: the run's training length).
     prune_fraction : ablation — prune this fraction of the kept weights with the smallest m (ties by
         |θ|) instead of thresholding at α.
+    target_density : ask for a density instead of tuning λ: λ (starting at ``lam``) becomes a
+        multiplier that rises while the fraction of weights with m ≥ α exceeds the target and falls
+        while it is below (log-space ascent, step ``dual_lr``), and the ticket keeps exactly that
+        fraction of all prunable weights, those with the largest m (ties by |θ|). This combination
+        of the paper's mask with a density constraint is lottery_lab's own.
+    dual_lr : the multiplier's step size in log space, > 0.
     """
 
     name = "concave"
 
     def __init__(self, lam: float = 2e-5, alpha: float = 0.5, penalty: str = "log",
                  penalty_kw: dict[str, Any] | None = None, mask_lr: float = 100.0, mask_init: float = 1.0,
-                 epochs: int | None = None, prune_fraction: float | None = None):
+                 epochs: int | None = None, prune_fraction: float | None = None,
+                 target_density: float | None = None, dual_lr: float = 1.0):
         if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not lam >= 0:
             raise ValueError(f"lam={lam!r} must be a number >= 0")
         self.lam = float(lam)
@@ -118,6 +153,12 @@ class Concave(Method):
             raise ValueError(f"epochs={epochs!r} must be None or an integer >= 1")
         self.epochs = epochs
         self.prune_fraction = None if prune_fraction is None else check_fraction("prune_fraction", prune_fraction)
+        self.target_density = None if target_density is None else check_fraction("target_density", target_density)
+        if isinstance(dual_lr, bool) or not isinstance(dual_lr, (int, float)) or not dual_lr > 0:
+            raise ValueError(f"dual_lr={dual_lr!r} must be a number > 0")
+        self.dual_lr = float(dual_lr)
+        if self.target_density is not None and self.lam == 0:
+            raise ValueError("lam=0 cannot start a target_density search: the multiplier grows from lam > 0")
 
     def search(self, model: nn.Module, mask: Mask, ctx: Context) -> Search:
         relaxed = RelaxedMaskNet(model, mask, self.mask_init)
@@ -125,7 +166,14 @@ class Concave(Method):
         support = {f"m.{_key(n)}": mask[n] for n in relaxed.names}
         groups = [{"params": list(model.parameters())},
                   {"params": list(relaxed.m.parameters()), "lr": self.mask_lr, "weight_decay": 0.0}]
-        callbacks = [_PenaltyProjection(list(relaxed.m.parameters()), self._penalty, self.lam)]
+        ms = list(relaxed.m.parameters())
+        if self.target_density is None:
+            callbacks = [_PenaltyProjection(ms, self._penalty, self.lam)]
+        else:
+            relaxed.register_buffer("lam_t", torch.tensor(self.lam, dtype=torch.float64))
+            total = sum(m.numel() for m in ms)
+            callbacks = [_DensityDrivenPenalty(ms, self._penalty, relaxed.lam_t, self.alpha, self.target_density,
+                                               self.dual_lr, total)]
         return Search(relaxed, support, groups, callbacks, self.epochs)
 
     def scores(self, search: Search | None) -> dict[str, torch.Tensor] | None:
@@ -137,7 +185,14 @@ class Concave(Method):
         if search is None or not isinstance(search.module, RelaxedMaskNet):
             raise ValueError("the concave method prunes from its search: pass the Search that search() returned")
         m = search.module.relaxed_mask()
-        if self.prune_fraction is None:
+        fraction = self.prune_fraction
+        if self.target_density is not None:
+            kept = sum(int(mask[n].sum()) for n in mask)
+            goal = round(self.target_density * sum(mask[n].numel() for n in mask))
+            if goal >= kept:
+                return {n: mask[n].bool().clone() for n in mask}
+            fraction = 1 - goal / kept
+        if fraction is None:
             return {n: mask[n].bool() & (m[n] >= self.alpha) for n in mask}
         params = dict(model.named_parameters())
-        return prune_lowest(m, mask, self.prune_fraction, tiebreak={n: params[n].abs() for n in mask})
+        return prune_lowest(m, mask, fraction, tiebreak={n: params[n].abs() for n in mask})
