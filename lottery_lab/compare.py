@@ -26,6 +26,7 @@ never reached a bin has no entry there: nothing is shown at a density that was n
 
 from __future__ import annotations
 
+import contextlib
 import math
 import tempfile
 import time
@@ -35,7 +36,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 __all__ = ["Recipe", "RECIPES", "TARGETS", "SEEDS", "QUICK", "Planned", "Comparison", "recipe_for", "build_grid",
-           "reach", "bin_of", "aggregate", "dense_baseline", "compare"]
+           "reach", "play_to", "bin_of", "aggregate", "dense_baseline", "compare"]
 
 #: the densities compared (fractions of prunable weights kept)
 TARGETS = (0.2, 0.1, 0.05, 0.02)
@@ -213,6 +214,35 @@ def reach(entry: Planned, floor: float):
         r += 1
 
 
+def _folder(out_dir: str | None):
+    """``out_dir`` itself, or a scratch folder for ``None``: rounds are played one call at a time, which
+    needs them on disk between calls."""
+    return contextlib.nullcontext(out_dir) if out_dir is not None else tempfile.TemporaryDirectory(
+        prefix="lottery_compare_")
+
+
+def play_to(method: str, target: float, *, seed: int = 0, recipes: Mapping[str, Sequence[Recipe]] | None = None,
+            method_kw: Mapping[str, Any] | None = None, **config: Any):
+    """One method at one target density, the way its recipe reaches densities.
+
+    Returns ``(result, r)``: the run's :class:`~lottery_lab.runs.LotteryResult` and the round whose
+    density is nearest ``target`` on a log scale (knob recipes: round 1). ``config`` holds
+    :class:`~lottery_lab.lottery.LotteryConfig` fields; with ``out_dir=None`` the rounds are played in
+    a scratch folder and the result keeps its rows, densities and masks in memory.
+    """
+    out_dir = config.pop("out_dir", "runs")
+    with _folder(out_dir) as where:
+        entry = build_grid([method], (target,), (seed,), recipes=recipes,
+                           method_kw={method: dict(method_kw)} if method_kw else None, out_dir=where, **config)[0]
+        result, _ = reach(entry, target)
+        if out_dir is None:
+            result = replace(result, masks=list(result.masks), run_dir=None, _store=None,
+                             config=replace(result.config, out_dir=None))
+    r = min(range(1, len(result.rows)),
+            key=lambda i: abs(math.log(max(result.rows[i]["density"], 1e-12) / target)))
+    return result, r
+
+
 # ---------------------------------------------------------------------------------- aggregation
 
 def bin_of(density: float, targets: Sequence[float]) -> float | None:
@@ -360,28 +390,23 @@ def compare(methods: Sequence[str] | None = None, *, data: str = "mnist5k", mode
     targets = tuple(base.get("targets", TARGETS) if targets is None else targets)
     seeds = tuple(base.get("seeds", SEEDS) if seeds is None else seeds)
     epochs = base.get("epochs", 10) if epochs is None else epochs
-    # rounds are played one call at a time, which needs them on disk: without out_dir, a scratch folder
-    scratch = tempfile.TemporaryDirectory(prefix="lottery_compare_") if out_dir is None else None
-    grid = build_grid(methods, targets, seeds, recipes=recipes, method_kw=method_kw, data=data, model=model,
-                      epochs=epochs, out_dir=out_dir if scratch is None else scratch.name, progress=False, **config)
     t0 = time.perf_counter()
     runs, rows = [], []
-    bar = tqdm(grid, desc="compare", unit="run", disable=not progress)
-    try:
-        for entry in bar:
-            c = entry.config
-            bar.set_postfix_str(f"{c.method} seed {c.seed}" + ("" if entry.target is None else f" {entry.target:.0%}"))
-            result, trained = reach(entry, min(targets))
-            rows.extend(result.rows)
-            runs.append({"method": c.method, "seed": c.seed, "target": entry.target, "method_kw": c.method_kw,
-                         "recipe": entry.recipe.describe(), "trained": trained, "rows": result.rows,
-                         "run_dir": None if scratch is not None else str(result.run_dir)})
-    finally:
-        bar.close()
-        if scratch is not None:
-            scratch.cleanup()
+    with _folder(out_dir) as where:
+        grid = build_grid(methods, targets, seeds, recipes=recipes, method_kw=method_kw, data=data, model=model,
+                          epochs=epochs, out_dir=where, progress=False, **config)
+        with tqdm(grid, desc="compare", unit="run", disable=not progress) as bar:
+            for entry in bar:
+                c = entry.config
+                where_ = "" if entry.target is None else f" {entry.target:.0%}"
+                bar.set_postfix_str(f"{c.method} seed {c.seed}{where_}")
+                result, trained = reach(entry, min(targets))
+                rows.extend(result.rows)
+                runs.append({"method": c.method, "seed": c.seed, "target": entry.target, "method_kw": c.method_kw,
+                             "recipe": entry.recipe.describe(), "trained": trained, "rows": result.rows,
+                             "run_dir": None if out_dir is None else str(result.run_dir)})
     names = list(dict.fromkeys(p.config.method for p in grid))
     settings = {"data": data, "model": model, "methods": names, "targets": list(targets), "seeds": list(seeds),
-                "epochs": epochs, "out_dir": out_dir, "config": {k: v for k, v in config.items()},
+                "epochs": epochs, "out_dir": out_dir, "config": dict(config),
                 "recipes": {p.config.method: p.recipe.describe() for p in grid}}
     return Comparison(aggregate(rows, targets), dense_baseline(rows), runs, settings, time.perf_counter() - t0)

@@ -161,6 +161,33 @@ def test_more_rounds_extend_a_stored_run(tmp_path):
     assert len(list(tmp_path.glob("imp-*"))) == 1                                 # the same run folder
 
 
+def test_play_to_picks_the_round_nearest_the_target():
+    result, r = compare.play_to("imp", 0.2, out_dir=None, **TINY)   # 50%, 25%, 12.5% (at or below 20%: stop)
+    assert [round(row["density"], 3) for row in result.rows] == [1.0, 0.5, 0.25, 0.125]
+    assert r == 2                                                      # 25% is nearer 20% than 12.5% (log scale)
+    assert result.run_dir is None and len(result.masks) == 4          # kept in memory, scratch folder gone
+    result, r = compare.play_to("magnitude_init", 0.1, out_dir=None, **TINY)
+    assert r == 1 and result.rows[1]["density"] == pytest.approx(0.1, abs=1e-3)
+
+
+def test_method_explorer_plays_and_draws(monkeypatch):
+    import matplotlib.pyplot as plt
+
+    from lottery_lab.widgets.methods import method_explorer
+
+    monkeypatch.setattr(plt, "show", lambda: None)
+    w = method_explorer(method="edge_popup", target=0.1, play_now=True, out_dir=None, **TINY)
+    assert "keep = target" in w.children[1].value
+    assert "edge_popup: round 1 of 1, density 10.0" in w.children[2].value, w.children[2].value
+    method, target, seed, button = w.children[0].children
+    method.value = "imp"                                               # the recipe line follows the method
+    assert "prune_fraction=0.5" in w.children[1].value
+    target.value = 0.3
+    button.click()
+    assert "imp: round 2 of 2, density 25.00%" in w.children[2].value, w.children[2].value
+    plt.close("all")
+
+
 # ------------------------------------------------------------------------------------------ CLI
 
 def main(argv: list[str]) -> int:
