@@ -266,3 +266,22 @@ def test_concave_target_density_gives_the_asked_density(target):
 def test_concave_target_density_bad_input(kw, arg):
     with pytest.raises(ValueError, match=arg):
         methods.get("concave", **kw)
+
+
+def test_scaled_grad_divides_each_tensor_by_its_bias_corrected_mean_magnitude():
+    from lottery_lab.methods._scale_free import ScaledGrad
+
+    a, b = torch.zeros(3, requires_grad=True), torch.zeros(2, requires_grad=True)
+    state = torch.zeros(2, 2, dtype=torch.float64)
+    cb = ScaledGrad([a, b], state, beta=0.9)
+    a.grad, b.grad = torch.tensor([1.0, -2.0, 3.0]), torch.tensor([0.5, 0.5])
+    cb.after_backward(None)
+    # step 1: the bias-corrected EMA is the mean magnitude itself
+    torch.testing.assert_close(a.grad, torch.tensor([1.0, -2.0, 3.0]) / 2.0)
+    torch.testing.assert_close(b.grad, torch.tensor([1.0, 1.0]))
+    a.grad = torch.tensor([4.0, 4.0, 4.0])
+    b.grad = None
+    cb.after_backward(None)
+    ema = 0.9 * (0.1 * 2.0) + 0.1 * 4.0
+    torch.testing.assert_close(a.grad, torch.full((3,), 4.0 / (ema / (1 - 0.9**2))))
+    assert state[1].tolist() == pytest.approx([0.1 * 0.5, 1.0])

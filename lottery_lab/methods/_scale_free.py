@@ -3,11 +3,12 @@
 The gradients that reach per-weight gates or scores shrink with the model's size (each weight moves the
 loss a little, each gate moves a density by 1/d). The papers train them with Adam, whose steps do not
 depend on that scale; the lottery engine trains every parameter with the run's one optimiser, so these
-methods divide their parameters' gradients by one global factor: an exponential moving average of the
-gradients' mean magnitude (bias-corrected, as Adam's moments). Their learning
-rate is then about how far a typical gate or score moves per step; the relative sizes of the gradients,
-across weights and layers, are kept; and when a pull stops (a constraint met, its multiplier reset),
-the steps shrink with it instead of being blown back up to full size.
+methods divide each parameter tensor's gradient (one per layer) by one factor: an exponential moving
+average of that gradient's mean magnitude (bias-corrected, as Adam's moments). Their learning rate is
+then about how far a typical gate or score of a layer moves per step, small layers (whose gates feel
+far larger gradients) included; the relative sizes of the gradients within a layer are kept; and when a
+pull stops (a constraint met, its multiplier reset), the steps shrink with it instead of being blown
+back up to full size.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ from lottery_lab.train import Callback, TrainState
 
 
 class ScaledGrad(Callback):
-    """Divide the gradients of ``params`` by the EMA of their mean magnitude after each backward.
+    """Divide the gradient of each of ``params`` by the EMA of its mean magnitude after each backward.
 
-    ``state`` is a 2-element float64 tensor ``[ema, steps]`` that the caller keeps as a module buffer,
-    so that a resumed search continues with the same scale.
+    ``state`` is a float64 tensor of shape ``(len(params), 2)``, rows ``[ema, steps]``, that the caller
+    keeps as a module buffer, so that a resumed search continues with the same scales.
     """
 
     def __init__(self, params: Sequence[torch.Tensor], state: torch.Tensor, beta: float = 0.99):
@@ -31,11 +32,10 @@ class ScaledGrad(Callback):
 
     @torch.no_grad()
     def after_backward(self, state: TrainState) -> None:
-        grads = [p.grad for p in self.params if p.grad is not None]
-        if not grads:
-            return
-        mean_abs = torch.cat([g.reshape(-1) for g in grads]).double().abs().mean()
-        self.state[0] = self.beta * self.state[0] + (1 - self.beta) * mean_abs
-        self.state[1] += 1
-        scale = (self.state[0] / (1 - self.beta ** self.state[1])).clamp_min(1e-30)
-        torch._foreach_div_(grads, float(scale))
+        for i, p in enumerate(self.params):
+            if p.grad is None:
+                continue
+            ema, steps = self.state[i]
+            ema = self.beta * ema + (1 - self.beta) * p.grad.double().abs().mean()
+            self.state[i, 0], self.state[i, 1] = ema, steps + 1
+            p.grad.div_(float((ema / (1 - self.beta ** (steps + 1))).clamp_min(1e-30)))

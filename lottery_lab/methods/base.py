@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import abc
 import inspect
+import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping
 
@@ -27,7 +28,8 @@ from torch import nn
 from lottery_lab.masks import Mask
 from lottery_lab.train import Callback
 
-__all__ = ["Method", "Search", "Context", "register", "get", "names", "prune_lowest", "check_fraction"]
+__all__ = ["Method", "Search", "Context", "register", "get", "names", "prune_lowest", "check_fraction",
+           "check_nonnegative", "check_positive", "check_count"]
 
 _REGISTRY: dict[str, type["Method"]] = {}
 
@@ -130,6 +132,33 @@ def check_fraction(arg: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
         raise ValueError(f"{arg}={value!r} must lie in the open interval (0, 1)")
     return float(value)
+
+
+def _is_real(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def check_nonnegative(arg: str, value: Any) -> float:
+    """``value`` as a finite float ≥ 0 (a penalty weight λ), else ValueError naming ``arg``."""
+    if not _is_real(value) or value < 0:
+        raise ValueError(f"{arg}={value!r} must be a finite number >= 0")
+    return float(value)
+
+
+def check_positive(arg: str, value: Any) -> float:
+    """``value`` as a finite float > 0 (a step size, a temperature), else ValueError naming ``arg``."""
+    if not _is_real(value) or value <= 0:
+        raise ValueError(f"{arg}={value!r} must be a finite number > 0")
+    return float(value)
+
+
+def check_count(arg: str, value: Any, allow_none: bool = False) -> int | None:
+    """``value`` as an integer ≥ 1 (or ``None`` where allowed), else ValueError naming ``arg``."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{arg}={value!r} must be {'None or ' if allow_none else ''}an integer >= 1")
+    return value
 
 
 @torch.no_grad()

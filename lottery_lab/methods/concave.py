@@ -20,7 +20,8 @@ from torch.func import functional_call
 
 from lottery_lab import penalties
 from lottery_lab.masks import Mask
-from lottery_lab.methods.base import Context, Method, Search, check_fraction, prune_lowest, register
+from lottery_lab.methods.base import (Context, Method, Search, check_count, check_fraction,
+                                       check_nonnegative, check_positive, prune_lowest, register)
 from lottery_lab.train import Callback, TrainState
 
 
@@ -136,27 +137,19 @@ class Concave(Method):
                  penalty_kw: dict[str, Any] | None = None, mask_lr: float = 100.0, mask_init: float = 1.0,
                  epochs: int | None = None, prune_fraction: float | None = None,
                  target_density: float | None = None, dual_lr: float = 1.0):
-        if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not lam >= 0:
-            raise ValueError(f"lam={lam!r} must be a number >= 0")
-        self.lam = float(lam)
+        self.lam = check_nonnegative("lam", lam)
         self.alpha = check_fraction("alpha", alpha)
         self.penalty_kw = dict(penalty_kw or {})
         self.penalty = penalty
         self._penalty = penalties.get(penalty, **self.penalty_kw)
-        if isinstance(mask_lr, bool) or not isinstance(mask_lr, (int, float)) or not mask_lr > 0:
-            raise ValueError(f"mask_lr={mask_lr!r} must be a number > 0")
-        self.mask_lr = float(mask_lr)
+        self.mask_lr = check_positive("mask_lr", mask_lr)
         if isinstance(mask_init, bool) or not isinstance(mask_init, (int, float)) or not 0 < mask_init <= 1:
             raise ValueError(f"mask_init={mask_init!r} must lie in (0, 1]")
         self.mask_init = float(mask_init)
-        if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
-            raise ValueError(f"epochs={epochs!r} must be None or an integer >= 1")
-        self.epochs = epochs
+        self.epochs = check_count("epochs", epochs, allow_none=True)
         self.prune_fraction = None if prune_fraction is None else check_fraction("prune_fraction", prune_fraction)
         self.target_density = None if target_density is None else check_fraction("target_density", target_density)
-        if isinstance(dual_lr, bool) or not isinstance(dual_lr, (int, float)) or not dual_lr > 0:
-            raise ValueError(f"dual_lr={dual_lr!r} must be a number > 0")
-        self.dual_lr = float(dual_lr)
+        self.dual_lr = check_positive("dual_lr", dual_lr)
         if self.target_density is not None and self.lam == 0:
             raise ValueError("lam=0 cannot start a target_density search: the multiplier grows from lam > 0")
 

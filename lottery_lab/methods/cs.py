@@ -16,7 +16,8 @@ from torch import nn
 
 from lottery_lab.masks import Mask
 from lottery_lab.methods._scale_free import ScaledGrad
-from lottery_lab.methods.base import Context, Method, Search, register
+from lottery_lab.methods.base import (Context, Method, Search, check_count, check_nonnegative,
+                                       check_positive, register)
 from lottery_lab.methods.concave import RelaxedMaskNet
 from lottery_lab.train import Callback, TrainState
 
@@ -31,7 +32,7 @@ class SoftMaskNet(RelaxedMaskNet):
                 s.fill_(s_init)
         device = self._ms[0].device if self._ms else None
         self.register_buffer("beta", torch.ones((), device=device))
-        self.register_buffer("grad_scale", torch.zeros(2, dtype=torch.float64, device=device))
+        self.register_buffer("grad_scale", torch.zeros(len(self._ms), 2, dtype=torch.float64, device=device))
 
     def soft_masks(self) -> list[torch.Tensor]:
         return [torch.sigmoid(self.beta * s) for s in self._ms]
@@ -75,18 +76,12 @@ class ContinuousSparsification(Method):
 
     def __init__(self, lam: float = 1.0, final_temperature: float = 200.0, s_init: float = 0.5,
                  mask_lr: float = 0.01, epochs: int | None = None):
-        if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not lam >= 0:
-            raise ValueError(f"lam={lam!r} must be a number >= 0")
-        for arg, v in (("final_temperature", final_temperature), ("mask_lr", mask_lr)):
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0 or not math.isfinite(v):
-                raise ValueError(f"{arg}={v!r} must be a finite number > 0")
         if isinstance(s_init, bool) or not isinstance(s_init, (int, float)) or not math.isfinite(s_init):
             raise ValueError(f"s_init={s_init!r} must be a finite number")
-        self.lam, self.final_temperature = float(lam), float(final_temperature)
-        self.s_init, self.mask_lr = float(s_init), float(mask_lr)
-        if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
-            raise ValueError(f"epochs={epochs!r} must be None or an integer >= 1")
-        self.epochs = epochs
+        self.lam = check_nonnegative("lam", lam)
+        self.final_temperature = check_positive("final_temperature", final_temperature)
+        self.s_init, self.mask_lr = float(s_init), check_positive("mask_lr", mask_lr)
+        self.epochs = check_count("epochs", epochs, allow_none=True)
 
     def search(self, model: nn.Module, mask: Mask, ctx: Context) -> Search:
         net = SoftMaskNet(model, mask, self.s_init)

@@ -21,7 +21,7 @@ from torch.func import functional_call
 from lottery_lab import masks as masks_lib
 from lottery_lab.masks import Mask
 from lottery_lab.methods._topk import topk_mask, topk_ste
-from lottery_lab.methods.base import Context, Method, Search, register
+from lottery_lab.methods.base import Context, Method, Search, check_count, register
 
 
 def _key(name: str) -> str:
@@ -80,9 +80,7 @@ class EdgePopup(Method):
         if isinstance(keep, bool) or not isinstance(keep, (int, float)) or not 0 < keep <= 1:
             raise ValueError(f"keep={keep!r} must lie in (0, 1] (the fraction of weights kept)")
         self.keep = float(keep)
-        if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
-            raise ValueError(f"epochs={epochs!r} must be None or an integer >= 1")
-        self.epochs = epochs
+        self.epochs = check_count("epochs", epochs, allow_none=True)
 
     def ticket_state(self, rewind_state: dict[str, torch.Tensor], mask: Mask) -> dict[str, torch.Tensor]:
         """θ_k with every prunable weight replaced by its signed Kaiming constant ±√(2/fan_in)."""

@@ -15,13 +15,13 @@ density is the expected density the search controlled.
 
 from __future__ import annotations
 
-import math
 
 import torch
 from torch import nn
 
 from lottery_lab.masks import Mask
-from lottery_lab.methods.base import Context, Method, Search, check_fraction, prune_lowest, register
+from lottery_lab.methods.base import (Context, Method, Search, check_count, check_fraction,
+                                       check_nonnegative, check_positive, prune_lowest, register)
 from lottery_lab.methods.concave import RelaxedMaskNet
 from lottery_lab.methods.hard_concrete import HardConcrete
 from lottery_lab.methods._scale_free import ScaledGrad
@@ -41,7 +41,7 @@ class GatedNet(RelaxedMaskNet):
         self.support = [support[n].to(m.dtype) for n, m in zip(self.names, self._ms)]
         device = self._ms[0].device if self._ms else None
         self.register_buffer("mu", torch.zeros(n_groups, dtype=torch.float64, device=device))
-        self.register_buffer("grad_scale", torch.zeros(2, dtype=torch.float64, device=device))
+        self.register_buffer("grad_scale", torch.zeros(len(self._ms), 2, dtype=torch.float64, device=device))
 
     def gates(self) -> list[torch.Tensor]:
         """Sampled gates in training mode, deterministic gates in evaluation mode."""
@@ -125,22 +125,15 @@ class L0(Method):
                  dual_lr: float = 0.5, dual_restarts: bool = True, gate_lr: float = 0.02,
                  init_density: float = 0.95, beta: float = 2.0 / 3.0, gamma: float = -0.1, zeta: float = 1.1,
                  epochs: int | None = None):
-        if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not lam >= 0:
-            raise ValueError(f"lam={lam!r} must be a number >= 0")
-        self.lam = float(lam)
+        self.lam = check_nonnegative("lam", lam)
         self.target_density = None if target_density is None else check_fraction("target_density", target_density)
         self.per_layer = bool(per_layer)
-        for arg, v in (("dual_lr", dual_lr), ("gate_lr", gate_lr)):
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0 or not math.isfinite(v):
-                raise ValueError(f"{arg}={v!r} must be a finite number > 0")
-        self.dual_lr, self.gate_lr = float(dual_lr), float(gate_lr)
+        self.dual_lr, self.gate_lr = check_positive("dual_lr", dual_lr), check_positive("gate_lr", gate_lr)
         self.dual_restarts = bool(dual_restarts)
         self.init_density = check_fraction("init_density", init_density)
         self.beta, self.gamma, self.zeta = float(beta), float(gamma), float(zeta)
         self._hc = HardConcrete(self.beta, self.gamma, self.zeta)
-        if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
-            raise ValueError(f"epochs={epochs!r} must be None or an integer >= 1")
-        self.epochs = epochs
+        self.epochs = check_count("epochs", epochs, allow_none=True)
 
     def search(self, model: nn.Module, mask: Mask, ctx: Context) -> Search:
         names = list(mask)

@@ -9,14 +9,14 @@ the support of u.
 
 from __future__ import annotations
 
-import math
 
 import torch
 from torch import nn
 
 from lottery_lab import penalties
 from lottery_lab.masks import Mask
-from lottery_lab.methods.base import Context, Method, Search, register
+from lottery_lab.methods.base import (Context, Method, Search, check_count, check_nonnegative,
+                                       check_positive, register)
 from lottery_lab.train import Callback, TrainState
 
 
@@ -86,17 +86,11 @@ class RVSM(Method):
 
     def __init__(self, lam: float = 1e-4, beta: float = 1.0, penalty: str = "l1",
                  penalty_kw: dict | None = None, epochs: int | None = None):
-        if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not lam >= 0:
-            raise ValueError(f"lam={lam!r} must be a number >= 0")
-        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not beta > 0 or not math.isfinite(beta):
-            raise ValueError(f"beta={beta!r} must be a finite number > 0")
-        self.lam, self.beta = float(lam), float(beta)
+        self.lam, self.beta = check_nonnegative("lam", lam), check_positive("beta", beta)
         self.penalty = penalty
         self.penalty_kw = dict(penalty_kw or {})
         self._penalty = penalties.get(penalty, **self.penalty_kw)
-        if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
-            raise ValueError(f"epochs={epochs!r} must be None or an integer >= 1")
-        self.epochs = epochs
+        self.epochs = check_count("epochs", epochs, allow_none=True)
 
     def search(self, model: nn.Module, mask: Mask, ctx: Context) -> Search:
         net = SplitNet(model, mask, self._penalty, self.lam / self.beta)

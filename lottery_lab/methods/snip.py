@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from lottery_lab.masks import Mask
-from lottery_lab.methods.base import Context, register
+from lottery_lab.methods.base import Context, check_count, register
 from lottery_lab.methods.saliency import PruneAtInit, snip_scores
 
 
@@ -24,9 +24,7 @@ class SNIP(PruneAtInit):
 
     def __init__(self, prune_fraction: float = 0.2, batch_size: int = 256):
         super().__init__(prune_fraction)
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size={batch_size!r} must be an integer >= 1")
-        self.batch_size = batch_size
+        self.batch_size = check_count("batch_size", batch_size)
 
     def scores_at_init(self, net: nn.Module, mask: Mask, ctx: Context) -> dict[str, torch.Tensor]:
         if ctx.data is None:

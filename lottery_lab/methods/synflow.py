@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from lottery_lab.masks import Mask
-from lottery_lab.methods.base import Context, Search, prune_lowest, register
+from lottery_lab.methods.base import Context, Search, check_count, prune_lowest, register
 from lottery_lab.methods.saliency import PruneAtInit, synflow_scores
 
 
@@ -25,9 +25,7 @@ class SynFlow(PruneAtInit):
 
     def __init__(self, prune_fraction: float = 0.2, iterations: int = 20):
         super().__init__(prune_fraction)
-        if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
-            raise ValueError(f"iterations={iterations!r} must be an integer >= 1")
-        self.iterations = iterations
+        self.iterations = check_count("iterations", iterations)
 
     def scores_at_init(self, net: nn.Module, mask: Mask, ctx: Context) -> dict[str, torch.Tensor]:
         input_shape = tuple(ctx.data.input_shape) if ctx.data is not None else None
