@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 from scipy import optimize
@@ -194,7 +195,16 @@ class RVSMResult:
     converged: bool
 
 
-def _run(update, w0, w_star, k, sparse, max_iter, tol, desc, progress) -> RVSMResult:
+def _run(
+    update: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], w0: np.ndarray, w_star: np.ndarray,
+    k: int, sparse: Callable[[np.ndarray], np.ndarray], max_iter: int, tol: float, desc: str,
+    progress: bool,
+) -> RVSMResult:
+    """Iterate ``update`` (w ↦ (next w, current u)) from w0, recording the history."""
+    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
+        raise ValueError(f"max_iter must be an int >= 1, got {max_iter!r}")
+    if not tol >= 0:
+        raise ValueError(f"tol must be >= 0, got tol={tol}")
     w = w0
     hist = {"loss_w": [], "loss_u": [], "zeros_u": [], "step": []}
     converged = False
@@ -252,7 +262,7 @@ def rvsm(
     P = penalties.get(penalty)
     tau = lam / beta
 
-    def update(w):
+    def update(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         u = P.prox(w, tau)
         return w - lr * (population_grad(w, w_star, k) + beta * (w - u)), u
 
@@ -277,7 +287,7 @@ def subgradient_descent(
         raise ValueError(f"lr must be a finite number > 0, got lr={lr}")
     P = penalties.get(penalty)
 
-    def update(w):
+    def update(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return w - lr * (population_grad(w, w_star, k) + lam * P.grad(w)), w
 
     return _run(update, _inits(w_star, inits, seed), w_star, k, lambda w: w,

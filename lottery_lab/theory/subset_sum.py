@@ -3,8 +3,8 @@
 Two exact algorithms, both vectorised with numpy:
 
 * :func:`best_subset` — meet in the middle. The samples are split into two halves; all subset sums of
-  each half are listed (2^(n/2) each), one list is sorted, and for every sum a of the other half the
-  best partner of z − a is found by binary search (``np.searchsorted``). Fixed-size subsets (RFSS) do
+  each half are listed (2^(n/2) each) and sorted, and for every sum a of one half the best partner of
+  z − a in the other is found by binary search (``np.searchsorted``). Fixed-size subsets (RFSS) do
   the same per split of k = c + (k − c) between the halves, listing only subsets of at most k
   elements. Exact for n ≤ :func:`max_mitm_n` (40 for any size; more for small k).
 * :func:`subset_sums` — the sorted list of *all* subset sums (or all k-element sums), built as the
@@ -184,7 +184,7 @@ def best_subset(samples: np.ndarray, z: float, k: int | None = None) -> tuple[fl
     return err, np.array(sorted(idx), dtype=np.int64)
 
 
-def _flatten(half: _Levels, levels) -> tuple[np.ndarray, np.ndarray]:
+def _flatten(half: _Levels, levels: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
     """The sums of the given levels in one array, with (level, position) of each."""
     sums = np.concatenate([half.sums[c] for c in levels])
     ref = np.concatenate([np.stack([np.full(half.sums[c].size, c), np.arange(half.sums[c].size)], 1)
