@@ -35,7 +35,7 @@ class ScaledGrad(Callback):
         for i, p in enumerate(self.params):
             if p.grad is None:
                 continue
-            ema, steps = self.state[i]
-            ema = self.beta * ema + (1 - self.beta) * p.grad.double().abs().mean()
-            self.state[i, 0], self.state[i, 1] = ema, steps + 1
-            p.grad.div_(float((ema / (1 - self.beta ** (steps + 1))).clamp_min(1e-30)))
+            ema = self.beta * float(self.state[i, 0]) + (1 - self.beta) * float(p.grad.abs().mean())
+            steps = float(self.state[i, 1]) + 1
+            self.state[i, 0], self.state[i, 1] = ema, steps
+            p.grad.div_(max(ema / (1 - self.beta**steps), 1e-30))
