@@ -343,14 +343,22 @@ class Comparison:
                              f"{row['n']:>7}")
         return "\n".join(lines)
 
-    def plot(self, ax=None, title: str | None = None):
-        """Test accuracy against measured density, mean ± std, one line per method (see plots.compare)."""
+    def plot(self, ax=None, title: str | None = None, zoom: bool = False, legend: bool = True):
+        """Test accuracy against measured density, mean ± std, one line per method (see plots.compare).
+
+        ``zoom``: the accuracy axis from 8 points below the dense network up, where the methods that
+        keep up with it are told apart.
+        """
         from lottery_lab.plots.compare import accuracy_at_density
 
         s = self.settings
-        return accuracy_at_density(self.rows, dense=self.dense, targets=s["targets"], ax=ax,
-                                   title=title or f"{s['data']} / {s['model']}, {s['epochs']} epochs, "
-                                                  f"{len(s['seeds'])} seed(s)")
+        ylim = None
+        if zoom and self.dense is not None and self.rows:
+            top = max(max(r["test_acc_mean"] + r["test_acc_std"] for r in self.rows), self.dense["test_acc_mean"])
+            ylim = (self.dense["test_acc_mean"] - 0.08, top + 0.005)
+        default = f"{s['data']} / {s['model']}, {s['epochs']} epochs, {len(s['seeds'])} seed(s)"
+        return accuracy_at_density(self.rows, dense=self.dense, targets=s["targets"], ax=ax, ylim=ylim,
+                                   legend=legend, title=title or default + (" (zoom)" if zoom else ""))
 
     def to_dict(self) -> dict:
         """JSON-ready: settings, the aggregated rows, the dense baseline and the runs."""

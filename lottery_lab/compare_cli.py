@@ -1,7 +1,8 @@
 """``lottery-lab compare``: every method (or ``--methods``) at ≈20/10/5/2% density, mean ± std over seeds.
 
-Prints the table (or ``--json``), writes it as CSV and the accuracy-vs-density plot as PNG beside the
-runs (``OUT_DIR/compare-DATA-MODEL[-quick].{csv,png}`` unless ``--plot``/``--csv`` say otherwise).
+Prints the table (or ``--json``), writes it as CSV and the accuracy-vs-density plot as PNG (the full
+accuracy range and a zoom on the methods near the dense network) beside the runs
+(``OUT_DIR/compare-DATA-MODEL[-quick].{csv,png}`` unless ``--plot``/``--csv`` say otherwise).
 Stored runs in ``--out-dir`` are reused, so a second call trains nothing. See :mod:`lottery_lab.compare`.
 """
 
@@ -137,8 +138,10 @@ def _compare(args) -> int:
 def _save_plot(result, path: Path) -> None:
     from matplotlib.figure import Figure  # no pyplot: no GUI backend, nothing left open
 
-    fig = Figure(figsize=(7.5, 4.8))
-    result.plot(ax=fig.add_subplot())
+    fig = Figure(figsize=(14, 4.8))
+    full, zoom = fig.subplots(1, 2)
+    result.plot(ax=full)
+    result.plot(ax=zoom, zoom=True, legend=False)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)

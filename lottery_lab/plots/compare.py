@@ -10,11 +10,13 @@ from typing import Mapping, Sequence
 
 
 def accuracy_at_density(rows: Sequence[Mapping], dense: Mapping | None = None,
-                        targets: Sequence[float] | None = None, ax=None, title: str | None = None):
+                        targets: Sequence[float] | None = None, ax=None, title: str | None = None,
+                        ylim: tuple[float, float] | None = None, legend: bool = True):
     """Mean test accuracy (± std as error bars, both axes) against mean measured density per method.
 
     ``dense`` (``test_acc_mean``, ``test_acc_std``) is drawn as a dashed line with its band;
-    ``targets`` become the x ticks. The x axis is log-scaled and runs from dense to sparse.
+    ``targets`` become the x ticks. The x axis is log-scaled and runs from dense to sparse; ``ylim``
+    zooms in on the accuracy axis (e.g. on the methods near the dense network).
     """
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
@@ -46,7 +48,10 @@ def accuracy_at_density(rows: Sequence[Mapping], dense: Mapping | None = None,
     ax.set_xlabel("measured density (fraction of prunable weights kept)")
     ax.set_ylabel("test accuracy")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8, ncol=2 if len(methods) > 5 else 1)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    if legend:
+        ax.legend(fontsize=8, ncol=2 if len(methods) > 5 else 1)
     if title:
         ax.set_title(title)
     return ax
