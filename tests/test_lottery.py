@@ -5,20 +5,10 @@ import math
 
 import pytest
 import torch
-from torch import nn
 
 from lottery_lab import masks, methods, models
 from lottery_lab.lottery import LotteryConfig, derive_seed, play, run_dir
 from lottery_lab.train import TrainConfig, train
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny tensors: one thread is fastest, and pytest-xdist workers share the cores."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def tiny_data(n_train=96, n_test=48, d=8, classes=3, seed=0):

@@ -8,15 +8,6 @@ from lottery_lab import masks
 from lottery_lab.train import TrainConfig, train
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny tensors: one thread is fastest, and pytest-xdist workers share the cores."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 class Net(nn.Module):
     def __init__(self):
         super().__init__()

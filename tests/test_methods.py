@@ -11,15 +11,6 @@ from lottery_lab.methods.concave import RelaxedMaskNet
 from lottery_lab.train import TrainConfig, train
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny tensors: one thread is fastest, and pytest-xdist workers share the cores."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def net(seed=0):
     torch.manual_seed(seed)
     return nn.Sequential(nn.Linear(10, 20), nn.ReLU(), nn.Linear(20, 5))
