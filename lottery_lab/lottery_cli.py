@@ -40,7 +40,7 @@ DEMO_QUICK = {"epochs": 1, "data_kw": {"n_train": 512}, "rounds": {"imp": 2, "co
 
 def register(subparsers) -> None:
     """Add the ``demo``, ``run`` and ``report`` subcommands."""
-    p = subparsers.add_parser("demo", help="IMP vs concave vs random on mnist5k/LeNet-300-100 (offline, ~1 min)",
+    p = subparsers.add_parser("demo", help="IMP vs concave vs random on mnist5k/LeNet-300-100 (offline, CPU, ~30 s)",
                               description=_demo_description())
     p.add_argument("--out", default="lottery_lab_out/demo", help="folder for the runs and the plot "
                    "(default: %(default)s; a rerun reuses finished rounds)")
