@@ -285,3 +285,10 @@ def test_scaled_grad_divides_each_tensor_by_its_bias_corrected_mean_magnitude():
     ema = 0.9 * (0.1 * 2.0) + 0.1 * 4.0
     torch.testing.assert_close(a.grad, torch.full((3,), 4.0 / (ema / (1 - 0.9**2))))
     assert state[1].tolist() == pytest.approx([0.1 * 0.5, 1.0])
+
+
+@pytest.mark.parametrize("name", ["concave", "l0", "cs", "rvsm", "edge_popup"])
+def test_methods_that_search_refuse_to_prune_without_their_search(name):
+    model = net()
+    with pytest.raises(ValueError, match=f"the {name} method prunes from its search"):
+        methods.get(name).prune(model, masks.ones_like(model), ctx(), None)

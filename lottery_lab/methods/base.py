@@ -76,6 +76,12 @@ class Method(abc.ABC):
     def prune(self, model: nn.Module, mask: Mask, ctx: Context, search: Search | None = None) -> Mask:
         """The next mask (bool, kept ⊆ ``mask``'s kept), from the trained ticket (and the search)."""
 
+    def searched(self, search: Search | None, module_type: type) -> nn.Module:
+        """The module ``search`` trained, checked to be this method's own; for methods that prune from it."""
+        if search is None or not isinstance(search.module, module_type):
+            raise ValueError(f"the {self.name} method prunes from its search: pass the Search that search() returned")
+        return search.module
+
     def ticket_state(self, rewind_state: dict[str, torch.Tensor], mask: Mask) -> dict[str, torch.Tensor]:
         """The weights the ticket starts from (before the mask zeroes the pruned ones): θ_k by default."""
         return rewind_state

@@ -175,9 +175,7 @@ class Concave(Method):
 
     @torch.no_grad()
     def prune(self, model: nn.Module, mask: Mask, ctx: Context, search: Search | None = None) -> Mask:
-        if search is None or not isinstance(search.module, RelaxedMaskNet):
-            raise ValueError("the concave method prunes from its search: pass the Search that search() returned")
-        m = search.module.relaxed_mask()
+        m = self.searched(search, RelaxedMaskNet).relaxed_mask()
         fraction = self.prune_fraction
         if self.target_density is not None:
             kept = sum(int(mask[n].sum()) for n in mask)

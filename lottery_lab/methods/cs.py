@@ -98,7 +98,5 @@ class ContinuousSparsification(Method):
 
     @torch.no_grad()
     def prune(self, model: nn.Module, mask: Mask, ctx: Context, search: Search | None = None) -> Mask:
-        if search is None or not isinstance(search.module, SoftMaskNet):
-            raise ValueError("the cs method prunes from its search: pass the Search that search() returned")
-        s = search.module.relaxed_mask()
+        s = self.searched(search, SoftMaskNet).relaxed_mask()
         return {n: mask[n].bool() & (s[n] > 0) for n in mask}

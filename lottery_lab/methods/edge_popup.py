@@ -22,10 +22,7 @@ from lottery_lab import masks as masks_lib
 from lottery_lab.masks import Mask
 from lottery_lab.methods._topk import topk_mask, topk_ste
 from lottery_lab.methods.base import Context, Method, Search, check_count, register
-
-
-def _key(name: str) -> str:
-    return name.replace(".", "/")
+from lottery_lab.methods.concave import _key
 
 
 class ScoredNet(nn.Module):
@@ -105,6 +102,4 @@ class EdgePopup(Method):
 
     @torch.no_grad()
     def prune(self, model: nn.Module, mask: Mask, ctx: Context, search: Search | None = None) -> Mask:
-        if search is None or not isinstance(search.module, ScoredNet):
-            raise ValueError("edge_popup prunes from its search: pass the Search that search() returned")
-        return search.module.ticket()
+        return self.searched(search, ScoredNet).ticket()

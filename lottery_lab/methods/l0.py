@@ -157,6 +157,4 @@ class L0(Method):
 
     @torch.no_grad()
     def prune(self, model: nn.Module, mask: Mask, ctx: Context, search: Search | None = None) -> Mask:
-        if search is None or not isinstance(search.module, GatedNet):
-            raise ValueError("the l0 method prunes from its search: pass the Search that search() returned")
-        return search.module.ticket(self.per_layer)
+        return self.searched(search, GatedNet).ticket(self.per_layer)

@@ -104,6 +104,4 @@ class RVSM(Method):
 
     @torch.no_grad()
     def prune(self, model: nn.Module, mask: Mask, ctx: Context, search: Search | None = None) -> Mask:
-        if search is None or not isinstance(search.module, SplitNet):
-            raise ValueError("the rvsm method prunes from its search: pass the Search that search() returned")
-        return search.module.ticket()
+        return self.searched(search, SplitNet).ticket()
