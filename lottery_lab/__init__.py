@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = {
     "penalties", "convex", "theory", "data", "models", "masks", "train", "methods",
-    "lottery", "runs", "plots", "widgets", "cli", "grading",
+    "lottery", "runs", "plots", "widgets", "cli", "grading", "assignments",
 }
 
 

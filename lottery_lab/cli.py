@@ -15,6 +15,7 @@ COMMAND_MODULES = (
     "lottery_lab.convex.cli",
     "lottery_lab.lottery_cli",
     "lottery_lab.compare_cli",
+    "lottery_lab.assignments_cli",
 )
 
 

@@ -1,0 +1,87 @@
+"""``lottery-lab assignments``: build the student notebooks, tag nbgrader metadata, list the tasks."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+__all__ = ["register"]
+
+DEFAULT_SOURCE = Path("notebooks") / "assignments"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``assignments`` subcommand and its actions."""
+    p = subparsers.add_parser(
+        "assignments", help="course assignments: build student notebooks, tag nbgrader metadata, list tasks",
+        description="The instructor notebooks hold solutions between '### BEGIN SOLUTION' and "
+                    "'### END SOLUTION'; `build` writes the student versions (solutions replaced by "
+                    "`raise NotImplementedError` stubs, outputs cleared).")
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    b = actions.add_parser("build", help="write the student versions of the instructor notebooks to OUT_DIR")
+    b.add_argument("out_dir", type=Path, metavar="OUT_DIR")
+    b.add_argument("--source", type=Path, default=DEFAULT_SOURCE,
+                   help=f"folder of instructor notebooks (default: {DEFAULT_SOURCE})")
+    b.set_defaults(func=_build)
+    t = actions.add_parser("tag", help="write the nbgrader metadata into the instructor notebooks")
+    t.add_argument("source", type=Path, nargs="?", default=DEFAULT_SOURCE,
+                   help=f"folder of instructor notebooks (default: {DEFAULT_SOURCE})")
+    t.set_defaults(func=_tag)
+    ls = actions.add_parser("list", help="the tasks the grader knows: id, points, checks, what to implement")
+    ls.add_argument("--chapter", default=None, help="convex, lottery, methods or theory (default: all)")
+    ls.set_defaults(func=_list)
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+def _fail(err: Exception) -> int:
+    print(f"lottery-lab assignments: error: {err}", file=sys.stderr)
+    return 2
+
+
+def _build(args: argparse.Namespace) -> int:
+    from lottery_lab.assignments import build
+
+    try:
+        written = build(args.source, args.out_dir)
+    except ValueError as err:
+        return _fail(err)
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def _tag(args: argparse.Namespace) -> int:
+    import nbformat
+
+    from lottery_lab.assignments import _notebooks, tag
+
+    try:
+        paths = _notebooks(args.source)
+        for path in paths:
+            nb = nbformat.read(path, as_version=4)
+            if tag(nb):
+                nbformat.write(nb, path)
+                print(f"tagged {path}")
+            else:
+                print(f"up to date {path}")
+    except ValueError as err:
+        return _fail(err)
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from lottery_lab.grading import tasks
+
+    try:
+        found = tasks(args.chapter)
+    except ValueError as err:
+        return _fail(err)
+    width = max(len(t.id) for t in found)
+    print(f"{'task':<{width}}  points  checks  what to implement")
+    for t in found:
+        n = len(t.cases(np.random.default_rng(0)))
+        print(f"{t.id:<{width}}  {t.points:>6}  {n:>6}  {t.signature}: {t.title}")
+    return 0

@@ -1,0 +1,104 @@
+"""Automatic checks for the course assignments: ``check("<task-id>", student_fn)``.
+
+Each task has randomised property checks against the library's own implementation (several shapes,
+dtypes and edge cases). A check never shows a traceback from inside the grader: whatever the
+student's function does — a wrong signature, an exception, an endless loop, a wrong type, shape or
+value — ends as one line saying which input failed, what was expected and a hint.
+
+>>> from lottery_lab.grading import check
+>>> import numpy as np
+>>> check("convex.log_penalty", lambda m, eps: eps * np.log1p(np.abs(m) / eps)).passed
+True
+
+The returned :class:`CheckResult` is the score: ``points`` of ``max_points`` (all or nothing),
+``to_dict()`` for a gradebook; :func:`summary` adds up every check run in this session. With the
+environment variable ``LOTTERY_LAB_STRICT_CHECKS=1`` a check that does not pass raises
+``AssertionError`` (its message is the same line), which is how nbgrader's autograder, which scores
+a test cell by whether it raises, sees a failure.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Any, Callable
+
+import numpy as np
+
+from lottery_lab.grading._core import CheckResult, Summary, Task, run_check
+
+__all__ = ["check", "summary", "reset", "tasks", "get_task", "CheckResult", "Summary", "Task", "CHAPTERS"]
+
+#: chapter name → module holding its ``TASKS`` (torch is imported only by the chapters that need it)
+CHAPTERS = {
+    "convex": "lottery_lab.grading.tasks_convex",
+    "lottery": "lottery_lab.grading.tasks_lottery",
+    "methods": "lottery_lab.grading.tasks_methods",
+    "theory": "lottery_lab.grading.tasks_theory",
+}
+
+STRICT_ENV = "LOTTERY_LAB_STRICT_CHECKS"
+
+_results: dict[str, CheckResult] = {}
+
+
+def tasks(chapter: str | None = None) -> list[Task]:
+    """The tasks of one chapter (``"convex"``, ``"lottery"``, ``"methods"``, ``"theory"``), or of all."""
+    if chapter is not None and chapter not in CHAPTERS:
+        raise ValueError(f"chapter must be one of {', '.join(CHAPTERS)}; got {chapter!r}")
+    names = [chapter] if chapter is not None else list(CHAPTERS)
+    return [t for name in names for t in importlib.import_module(CHAPTERS[name]).TASKS]
+
+
+def get_task(task_id: str) -> Task:
+    """The task called ``task_id`` ("chapter.function"); ValueError listing the chapter's tasks otherwise."""
+    if not isinstance(task_id, str):
+        raise TypeError(f"task_id must be a str such as 'convex.log_penalty', got {type(task_id).__name__}")
+    chapter = task_id.split(".", 1)[0]
+    if chapter not in CHAPTERS:
+        raise ValueError(f"unknown task {task_id!r}: the chapter must be one of {', '.join(CHAPTERS)}")
+    found = {t.id: t for t in tasks(chapter)}
+    if task_id not in found:
+        raise ValueError(f"unknown task {task_id!r}; the {chapter} tasks are: {', '.join(found)}")
+    return found[task_id]
+
+
+def check(task_id: str, fn: Callable[..., Any], *, seed: int | None = None) -> CheckResult:
+    """Check a student's implementation of a task; the result's ``str`` is the one-line verdict.
+
+    Parameters
+    ----------
+    task_id : str
+        "chapter.function", e.g. ``"convex.log_penalty"`` (see :func:`tasks`).
+    fn : callable
+        The student's function. It is called on copies of the inputs, each call under the task's
+        time limit; anything it raises or prints to stderr stays inside the check.
+    seed : int, optional
+        Seed of the random cases; None draws a fresh one (shown in a failure line, to repeat it).
+
+    Returns
+    -------
+    CheckResult
+        ``status`` "passed", "failed" or "not implemented" (the function raises NotImplementedError),
+        ``points``/``max_points``, the number of cases passed, and the line.
+    """
+    task = get_task(task_id)
+    if seed is None:
+        seed = int(np.random.SeedSequence().generate_state(1)[0])
+    elif isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
+    result = run_check(task, fn, int(seed))
+    _results[task.id] = result
+    if os.environ.get(STRICT_ENV, "") not in ("", "0") and not result.passed:
+        raise AssertionError(result.message)
+    return result
+
+
+def summary() -> Summary:
+    """Every check run in this session (the latest result per task), with totals; print it for a table."""
+    return Summary(list(_results.values()))
+
+
+def reset() -> None:
+    """Forget the results :func:`summary` adds up (e.g. between two students' notebooks in one process)."""
+    _results.clear()
