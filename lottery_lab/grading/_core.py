@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import ctypes
+import html
 import inspect
 import io
 import signal
@@ -119,6 +120,15 @@ class CheckResult:
         return self.message
 
     __repr__ = __str__
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """In a notebook: the verdict line as HTML, and the points earned as the plain-text value.
+
+        nbgrader's autograder reads a grade cell's plain-text output as partial credit, so a check
+        cell is scored by its own result; frontends show the HTML line.
+        """
+        line = html.escape(self.message)
+        return {"text/html": f'<pre class="lottery-lab-check">{line}</pre>', "text/plain": f"{self.points:g}"}
 
     def to_dict(self) -> dict[str, Any]:
         """The result as plain data (JSON-ready), e.g. for a course's gradebook."""
@@ -254,6 +264,12 @@ def short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
+def clip_text(text: str, limit: int = 80) -> str:
+    """``text`` on one line, cut to ``limit`` characters."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def values(x: Any, n: int = 4) -> str:
     """The first ``n`` entries of an array-like, rounded, in one line."""
     flat = np.asarray(x, dtype=float).reshape(-1)
@@ -326,7 +342,7 @@ def run_check(task: Task, fn: Any, seed: int) -> CheckResult:
         except KeyboardInterrupt:
             raise
         except BaseException as err:  # whatever the student's code raises ends as a line of text
-            first_failure = first_failure or f"{where}: your function raised {type(err).__name__}: {short(str(err), 80)}."
+            first_failure = first_failure or f"{where}: your function raised {type(err).__name__}: {clip_text(err)}."
             continue
         name = changed_argument(task, case.args, given)
         if name is not None:
@@ -338,7 +354,7 @@ def run_check(task: Task, fn: Any, seed: int) -> CheckResult:
             first_failure = first_failure or f"{where}: {err}"
             continue
         except Exception as err:  # an output so odd that comparing it failed
-            first_failure = first_failure or f"{where}: could not compare your output {short(got)} ({type(err).__name__}: {short(str(err), 60)})."
+            first_failure = first_failure or f"{where}: could not compare your output {short(got)} ({type(err).__name__}: {clip_text(err, 60)})."
             continue
         passed += 1
     if first_failure is None:
