@@ -67,10 +67,11 @@ def test_bad_hard_concrete_parameters():
 
 def test_multipliers_ascend_and_restart():
     mult = DensityMultipliers({"global": 0.1, "fc1": 0.2}, lr=0.5)
+    # μ ← max(0, μ + (η / κ)(d − κ)), worked by hand: the step counts the violation relative to κ
     mult.step(torch.tensor([0.3, 0.1]))
-    assert mult.mu.tolist() == pytest.approx([0.5 * 0.2, 0.0])
+    assert mult.mu.tolist() == pytest.approx([0.5 * 0.2 / 0.1, 0.0])
     mult.step(torch.tensor([0.2, 0.3]))
-    assert mult.mu.tolist() == pytest.approx([0.1 + 0.05, 0.05])
+    assert mult.mu.tolist() == pytest.approx([1.0 + 0.5, 0.5 * 0.1 / 0.2])
     mult.step(torch.tensor([0.05, 0.3]))  # global satisfied → dual restart
     assert mult.mu[0].item() == 0.0
     d = torch.tensor([0.3, 0.4], requires_grad=True)
@@ -80,7 +81,7 @@ def test_multipliers_ascend_and_restart():
     no_restart = DensityMultipliers({"global": 0.1}, lr=1.0, restarts=False, mu=buf)
     no_restart.step(torch.tensor([0.5]))
     no_restart.step(torch.tensor([0.0]))
-    assert buf.item() == pytest.approx(0.3)  # updated in place: a module buffer sees it
+    assert buf.item() == pytest.approx(4.0 - 1.0)  # (0.4 − 0.1)/0.1: updated in place, a module buffer sees it
 
 
 @pytest.mark.parametrize("targets,lr,word", [({}, 0.1, "targets"), ({"g": 0.0}, 0.1, "target"),

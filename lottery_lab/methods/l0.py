@@ -7,7 +7,8 @@ density d = E‖z‖₀ / d_total = Σ P(z ≠ 0) / d_total is differentiable in
 - **penalised**: L(θ ⊙ z) + λ·d  (λ per unit of density, so it does not scale with the model's size), or
 - **constrained** (Gallego-Posada et al. 2022): L(θ ⊙ z) s.t. d_g ≤ target_g for the whole network
   (``per_layer=False``) or every layer, played as min over (θ, log α), max over μ ≥ 0 of
-  L + Σ_g μ_g (d_g − target_g), the multipliers ascending by projected gradient with dual restarts.
+  L + Σ_g μ_g (d_g − target_g), the multipliers ascending by projected gradient (step η / target_g: the
+  violation counts relative to the target) with dual restarts.
 
 The ticket keeps the round(E‖z‖₀) gates most likely to be open (in each constrained group), so its
 density is the expected density the search controlled.
@@ -109,7 +110,8 @@ class L0(Method):
     lam : λ ≥ 0 on the expected density (penalised mode; ignored when ``target_density`` is set).
     target_density : the expected density to reach, in (0, 1); ``None`` for the penalised mode.
     per_layer : constrained mode: one constraint (and multiplier) per layer instead of one global.
-    dual_lr : step size of the multipliers' projected gradient ascent, > 0.
+    dual_lr : step size η > 0 of the multipliers' projected gradient ascent, per unit of relative
+        violation: μ_g ← max(0, μ_g + η (d_g − target_g) / target_g).
     dual_restarts : reset a multiplier to 0 as soon as its constraint holds.
     gate_lr : step size of log α, > 0 (θ uses the run's ``lr``); the gates' gradients are divided by
         a running mean magnitude first (:mod:`lottery_lab.methods._scale_free`), so this is roughly how

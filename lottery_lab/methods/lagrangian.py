@@ -3,8 +3,13 @@ via Constrained Optimization"), shared by ``l0`` (constrained mode) and ``concav
 
 The problem min_θ L(θ) s.t. d_g(θ) ≤ target_g for each group g (one global group, or one per layer)
 is played as a min-max game on L(θ) + Σ_g μ_g (d_g(θ) − target_g): the model descends, the multipliers
-μ_g ≥ 0 ascend by projected gradient, μ_g ← max(0, μ_g + η (d_g − target_g)). A *dual restart* sets
-μ_g back to 0 as soon as its constraint holds, so a satisfied constraint stops pulling.
+μ_g ≥ 0 ascend by projected gradient, μ_g ← max(0, μ_g + (η / target_g)(d_g − target_g)). A *dual
+restart* sets μ_g back to 0 as soon as its constraint holds, so a satisfied constraint stops pulling.
+
+The step size η / target_g makes the ascent count the violation relative to the target: a network at
+10 % density when asked for 5 % is as far off as one at 100 % asked for 50 %. Lower targets need larger
+multipliers (the loss resists each further gate more), and this way the multipliers get there within
+the same number of steps instead of ever more slowly.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ class DensityMultipliers:
     targets : dict[str, float]
         Target density per group (``{"global": 0.1}`` or one entry per layer), each in (0, 1).
     lr : float
-        Dual step size η > 0.
+        Dual step size η > 0, per unit of relative violation: group g steps by η / target_g.
     restarts : bool
         Reset a multiplier to 0 whenever its constraint is satisfied.
     mu : torch.Tensor, optional
@@ -52,9 +57,9 @@ class DensityMultipliers:
 
     @torch.no_grad()
     def step(self, densities: torch.Tensor) -> None:
-        """One projected ascent step on every multiplier, from the current densities d_g."""
+        """One projected ascent step on every multiplier, μ_g ← max(0, μ_g + (η / target_g)(d_g − target_g))."""
         violation = densities.detach().to(self.mu.dtype) - self.targets
-        ascended = (self.mu + self.lr * violation).clamp_min(0.0)
+        ascended = (self.mu + self.lr * violation / self.targets).clamp_min(0.0)
         if self.restarts:
             ascended = torch.where(violation <= 0, torch.zeros_like(ascended), ascended)
         self.mu.copy_(ascended)
