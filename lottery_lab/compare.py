@@ -92,15 +92,15 @@ _HALVING = Recipe(method_kw={"prune_fraction": 0.5}, max_rounds=12)
 
 #: method → candidate recipes, first accepted wins. IMP and random halve the density per round
 #: (50%, 25%, 12.5%, 6.25%, 3.1%, 1.6%: 6 rounds instead of 18 at 20% per round); pruning at init is
-#: one-shot per target, as the methods are meant; the λ-controlled ones keep their defaults (rvsm's
-#: default λ barely prunes, so it gets one that reaches the range on mnist5k/LeNet-300-100).
+#: one-shot per target, as the methods are meant; the methods with a ``target_density`` (concave, l0,
+#: rvsm) play one run per target; cs plays rounds with its default λ.
 RECIPES: dict[str, tuple[Recipe, ...]] = {
     "imp": (_HALVING,),
     "random": (_HALVING,),
     "concave": (Recipe(knob="target_density"), Recipe()),
     "l0": (Recipe(knob="target_density"),),
     "cs": (Recipe(),),
-    "rvsm": (Recipe(method_kw={"lam": 2e-3}),),
+    "rvsm": (Recipe(knob="target_density"),),
     "edge_popup": (Recipe(knob="keep"),),
     "snip": (_ONE_SHOT,),
     "synflow": (_ONE_SHOT,),

@@ -5,6 +5,12 @@ f(w) + λ P(u) + (β/2)‖w − u‖². Each step: u = argmin_u λP(u) + (β/2)�
 (hard threshold for ℓ0, soft for ℓ1, Zhang & Xin's formula for transformed ℓ1 — all from
 :mod:`lottery_lab.penalties`), then w ← w − η(∇f(w) + β(w − u)) by the run's optimiser. The ticket is
 the support of u.
+
+With ``target_density`` (this project's addition, like ``concave``'s) λ is not fixed: before every
+u-step it is set to the value whose prox keeps exactly round(target·kept) weights — the threshold placed
+midway between the k-th and (k+1)-th largest |w| and turned into τ = λ/β by the penalty's threshold
+formula. For ℓ0 this makes u the projection of w onto the ℓ0 ball (iterative hard thresholding); for
+ℓ1 and tℓ1 the shrinkage of the kept weights follows from the same τ.
 """
 
 from __future__ import annotations
@@ -15,19 +21,31 @@ from torch import nn
 
 from lottery_lab import penalties
 from lottery_lab.masks import Mask
-from lottery_lab.methods.base import (Context, Method, Search, check_count, check_nonnegative,
-                                       check_positive, register)
+from lottery_lab.methods.base import (Context, Method, Search, check_count, check_fraction,
+                                       check_nonnegative, check_positive, register)
 from lottery_lab.train import Callback, TrainState
 
 
-class SplitNet(nn.Module):
-    """``net`` plus the sparse copies u of its masked weights (buffers, so they are checkpointed)."""
+#: τ at which the prox of τ·P starts keeping |w| > t, for the penalties whose threshold inverts in closed form
+_TAU_FOR_THRESHOLD = {
+    "l1": lambda t, a: t,                                   # soft threshold at τ
+    "l0": lambda t, a: t * t / 2,                           # hard threshold at √(2τ)
+    "tl1": lambda t, a: torch.where(t <= a / 2, t, (t + a / 2) ** 2 / (2 * a)),  # Zhang & Xin's two regimes
+}
 
-    def __init__(self, net: nn.Module, support: Mask, penalty: penalties.Penalty, tau: float):
+
+class SplitNet(nn.Module):
+    """``net`` plus the sparse copies u of its masked weights (buffers, so they are checkpointed).
+
+    ``tau`` is λ/β; with ``target_density`` it is recomputed before every u-step (see the module doc).
+    """
+
+    def __init__(self, net: nn.Module, support: Mask, penalty: penalties.Penalty, tau: float,
+                 target_density: float | None = None):
         super().__init__()
         self.net = net
         self.names = list(support)
-        self.penalty, self.tau = penalty, tau
+        self.penalty, self.tau, self.target_density = penalty, tau, target_density
         params = dict(net.named_parameters())
         self._ws = [params[n] for n in self.names]
         self._support = [support[n].to(params[n].dtype) for n in self.names]
@@ -40,8 +58,20 @@ class SplitNet(nn.Module):
         return [getattr(self, f"u{i}") for i in range(len(self.names))]
 
     @torch.no_grad()
+    def tau_for_target(self) -> torch.Tensor:
+        """The τ whose prox keeps round(target·kept) of the kept weights (globally)."""
+        mags = torch.cat([(w.detach().abs() * s).flatten() for w, s in zip(self._ws, self._support)])
+        kept = int(sum(int(s.sum()) for s in self._support))
+        k = min(kept, max(1, round(self.target_density * kept)))
+        top = torch.topk(mags, min(k + 1, mags.numel())).values
+        t = (top[k - 1] + top[k]) / 2 if k < top.numel() else top[-1] / 2
+        return _TAU_FOR_THRESHOLD[self.penalty.name](t, self.penalty.params.get("a", 1.0))
+
+    @torch.no_grad()
     def update_u(self) -> None:
         """u = prox_{λ/β}(w) on the kept weights (pruned weights stay 0)."""
+        if self.target_density is not None:
+            self.tau = self.tau_for_target()
         for u, w, s in zip(self.us, self._ws, self._support):
             u.copy_(self.penalty.prox(w.detach(), self.tau) * s)
 
@@ -75,9 +105,12 @@ class RVSM(Method):
 
     Parameters
     ----------
-    lam : λ ≥ 0, the penalty weight on u.
+    lam : λ ≥ 0, the penalty weight on u (ignored when ``target_density`` is set).
     beta : β > 0, the coupling between w and u.
-    penalty : ``"l0"``, ``"l1"``, ``"tl1"`` (any :func:`lottery_lab.penalties.names` entry works).
+    penalty : ``"l0"``, ``"l1"``, ``"tl1"`` (any :func:`lottery_lab.penalties.names` entry works with
+        ``lam``; ``target_density`` needs one of these three).
+    target_density : the fraction of kept weights the ticket keeps, in (0, 1): λ is then set before
+        every u-step so that u keeps exactly that many (``None``: the fixed ``lam``).
     penalty_kw : the penalty's parameters, e.g. ``{"a": 1.0}`` for ``tl1``.
     epochs : search length in epochs (``None``: the run's training length).
     """
@@ -85,15 +118,19 @@ class RVSM(Method):
     name = "rvsm"
 
     def __init__(self, lam: float = 1e-4, beta: float = 1.0, penalty: str = "l1",
-                 penalty_kw: dict | None = None, epochs: int | None = None):
+                 penalty_kw: dict | None = None, target_density: float | None = None, epochs: int | None = None):
         self.lam, self.beta = check_nonnegative("lam", lam), check_positive("beta", beta)
         self.penalty = penalty
         self.penalty_kw = dict(penalty_kw or {})
         self._penalty = penalties.get(penalty, **self.penalty_kw)
+        self.target_density = None if target_density is None else check_fraction("target_density", target_density)
+        if self.target_density is not None and self._penalty.name not in _TAU_FOR_THRESHOLD:
+            raise ValueError(f"target_density needs penalty 'l0', 'l1' or 'tl1' (a closed-form threshold); "
+                             f"got penalty {penalty!r}")
         self.epochs = check_count("epochs", epochs, allow_none=True)
 
     def search(self, model: nn.Module, mask: Mask, ctx: Context) -> Search:
-        net = SplitNet(model, mask, self._penalty, self.lam / self.beta)
+        net = SplitNet(model, mask, self._penalty, self.lam / self.beta, self.target_density)
         support = {f"net.{n}": mask[n] for n in mask}
         return Search(net, support, [{"params": list(model.parameters())}], [_Coupling(net, self.beta)],
                       self.epochs)
