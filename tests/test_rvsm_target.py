@@ -3,6 +3,8 @@
 References: a numpy sort of |w| (which weights must survive) and the penalties' own prox.
 """
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
@@ -28,6 +30,7 @@ def test_u_keeps_the_target_count_of_largest_weights(penalty, kw, target):
     method = methods.get("rvsm", beta=2.0, penalty=penalty, penalty_kw=kw, target_density=target)
     search = method.search(model, mask, methods.Context(1, torch.Generator().manual_seed(0)))
     net = search.module
+    net.update_u()  # at the target (the search starts dense and reaches it along its schedule)
     params = dict(model.named_parameters())
     # which weights must survive: the round(target·kept) largest |w| among the kept ones, by a numpy sort
     mags = np.concatenate([(params[n].detach().abs() * mask[n]).numpy().ravel() for n in net.names])
@@ -43,6 +46,22 @@ def test_u_keeps_the_target_count_of_largest_weights(penalty, kw, target):
         torch.testing.assert_close(u, P.prox(params[n].detach(), net.tau) * mask[n])
     ticket = method.prune(model, mask, methods.Context(1, torch.Generator()), search)
     assert masks.count(ticket)[0] == k
+
+
+def test_density_schedule_is_cubic_from_dense_to_target():
+    model = _model()
+    mask = masks.ones_like(model)
+    method = methods.get("rvsm", penalty="l0", target_density=0.1)
+    search = method.search(model, mask, methods.Context(1, torch.Generator()))
+    net, (coupling,) = search.module, search.callbacks
+    kept = masks.count(mask)[0]
+    assert sum(int((u != 0).sum()) for u in net.us) == kept  # dense at the start
+    total = 200
+    for step in (1, 50, 99, 100, 150, 200):
+        coupling.after_step(SimpleNamespace(step=step, total_steps=total))
+        f = min(1.0, step / (0.5 * total))
+        want = round((0.1 + 0.9 * (1 - f) ** 3) * kept)  # Zhu & Gupta's cubic schedule, by hand
+        assert sum(int((u != 0).sum()) for u in net.us) == want, step
 
 
 def test_a_run_lands_on_the_target():
