@@ -15,5 +15,23 @@ if [ ! -f "$off/mathjax/tex-mml-chtml.js" ] || [ ! -f "$off/widgets/embed-amd.js
   cp -r "$tmp"/mathjax-*/es5/* "$off/mathjax/"
   rm -rf "$tmp"
 fi
+# ipywidgets 8's controls typeset widget descriptions with the MathJax 2 call MathJax.Hub.Queue; the
+# book loads MathJax 3, which has no Hub (an uncaught TypeError per described widget). Give every
+# MathJax object the page gets a Hub whose Queue typesets with MathJax 3 (loaded by _config.yml).
+cat > "$off/mathjax2-hub.js" <<'JS'
+(function () {
+  var hub = {Queue: function (job) {
+    var M = window.MathJax, el = job && job[2];
+    var ready = M && M.startup && M.startup.promise ? M.startup.promise : Promise.resolve();
+    return ready.then(function () { return M && M.typesetPromise && el ? M.typesetPromise([el]) : null; })
+      .catch(function (e) { console.warn("MathJax typeset of a widget label failed", e); });
+  }};
+  var current = window.MathJax;
+  Object.defineProperty(window, "MathJax", {configurable: true, enumerable: true,
+    get: function () { return current; },
+    set: function (v) { if (v && typeof v === "object" && v.version && !v.Hub) { v.Hub = hub; } current = v; }});
+  if (current) { window.MathJax = current; }
+})();
+JS
 export LOTTERY_LAB_QUICK="${LOTTERY_LAB_QUICK:-1}"
 jupyter-book build -W -n --keep-going "$here"
