@@ -56,6 +56,7 @@ class SplitNet(nn.Module):
         params = dict(net.named_parameters())
         self._ws = [params[n] for n in self.names]
         self._support = [support[n].to(params[n].dtype) for n in self.names]
+        self._kept = int(sum(int(s.sum()) for s in self._support))
         for i, w in enumerate(self._ws):
             self.register_buffer(f"u{i}", torch.zeros_like(w))
         self.update_u(None if target_density is None else 1.0)
@@ -68,10 +69,9 @@ class SplitNet(nn.Module):
     def tau_for_density(self, density: float) -> torch.Tensor:
         """The τ whose prox keeps round(density·kept) of the kept weights (globally)."""
         mags = torch.cat([(w.detach().abs() * s).flatten() for w, s in zip(self._ws, self._support)])
-        kept = int(sum(int(s.sum()) for s in self._support))
-        k = min(kept, max(1, round(density * kept)))
-        top = torch.topk(mags, min(k + 1, mags.numel())).values
-        t = (top[k - 1] + top[k]) / 2 if k < top.numel() else top[-1] / 2
+        n, k = mags.numel(), min(self._kept, max(1, round(density * self._kept)))
+        kth = torch.kthvalue(mags, n - k + 1).values  # the k-th largest |w| (selection, not a sort)
+        t = (kth + torch.kthvalue(mags, n - k).values) / 2 if k < n else kth / 2
         return _TAU_FOR_THRESHOLD[self.penalty.name](t, self.penalty.params.get("a", 1.0))
 
     @torch.no_grad()
