@@ -23,7 +23,7 @@ from typing import Any
 
 import nbformat
 
-__all__ = ["BEGIN", "END", "strip_solutions", "nbgrader_metadata", "tag", "student_version", "build"]
+__all__ = ["BEGIN", "END", "strip_solutions", "nbgrader_metadata", "tag", "tag_folder", "student_version", "build"]
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 STUB = 'raise NotImplementedError("your code here")'
@@ -126,6 +126,18 @@ def _notebooks(source: Path) -> list[Path]:
     if not found:
         raise ValueError(f"source {str(source)!r} holds no .ipynb notebooks")
     return found
+
+
+def tag_folder(source: str | Path) -> list[tuple[Path, bool]]:
+    """:func:`tag` every notebook in ``source`` and rewrite those that changed; (path, changed) each."""
+    out = []
+    for path in _notebooks(Path(source)):
+        nb = nbformat.read(path, as_version=4)
+        changed = tag(nb)
+        if changed:
+            nbformat.write(nb, path)
+        out.append((path, changed))
+    return out
 
 
 def build(source: str | Path, out_dir: str | Path) -> list[Path]:

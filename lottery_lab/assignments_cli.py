@@ -52,21 +52,14 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _tag(args: argparse.Namespace) -> int:
-    import nbformat
-
-    from lottery_lab.assignments import _notebooks, tag
+    from lottery_lab.assignments import tag_folder
 
     try:
-        paths = _notebooks(args.source)
-        for path in paths:
-            nb = nbformat.read(path, as_version=4)
-            if tag(nb):
-                nbformat.write(nb, path)
-                print(f"tagged {path}")
-            else:
-                print(f"up to date {path}")
+        tagged = tag_folder(args.source)
     except ValueError as err:
         return _fail(err)
+    for path, changed in tagged:
+        print(f"{'tagged' if changed else 'up to date'} {path}")
     return 0
 
 

@@ -164,3 +164,15 @@ def test_cli(tmp_path, capsys):
     listing = capsys.readouterr().out
     assert all(t.id in listing for t in tasks("theory"))
     assert get_task("theory.subset_sum_mitm").signature in listing
+
+
+def test_tag_folder_rewrites_only_stale_notebooks(tmp_path):
+    for path in NOTEBOOKS[:2]:
+        (tmp_path / path.name).write_text(path.read_text())
+    stale = nbformat.read(tmp_path / NOTEBOOKS[0].name, as_version=4)
+    for cell in stale.cells:
+        cell.metadata.pop("nbgrader", None)
+    nbformat.write(stale, tmp_path / NOTEBOOKS[0].name)
+    assert [changed for _, changed in assignments.tag_folder(tmp_path)] == [True, False]
+    assert [changed for _, changed in assignments.tag_folder(tmp_path)] == [False, False]
+    assert student_version(nbformat.read(tmp_path / NOTEBOOKS[0].name, as_version=4))
