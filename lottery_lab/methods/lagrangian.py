@@ -1,5 +1,6 @@
 """Density constraints by Lagrange multipliers (Gallego-Posada et al., NeurIPS 2022, "Controlled Sparsity
-via Constrained Optimization"), shared by ``l0`` (constrained mode) and ``concave`` with ``target_density``.
+via Constrained Optimization"), for ``l0``'s constrained mode. (``concave`` with ``target_density`` drives
+its λ by the same kind of ascent, in log space: ``_DensityDrivenPenalty`` in :mod:`lottery_lab.methods.concave`.)
 
 The problem min_θ L(θ) s.t. d_g(θ) ≤ target_g for each group g (one global group, or one per layer)
 is played as a min-max game on L(θ) + Σ_g μ_g (d_g(θ) − target_g): the model descends, the multipliers
