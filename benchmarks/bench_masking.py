@@ -21,6 +21,8 @@ import torch
 from lottery_lab import data, masks, methods, models
 from lottery_lab.train import TrainConfig, train
 
+from _timing import add_timing_args, clock_from  # benchmarks/_timing.py, beside this script
+
 CASES = {  # model -> (input shape, timed steps per repeat, steps in --quick)
     "mlp": ((1, 28, 28), 100, 30),
     "resnet20": ((3, 32, 32), 10, 3),
@@ -62,19 +64,10 @@ def step_time(name: str, shape: tuple[int, ...], variant: str, steps: int, clock
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="few steps, one repeat (a smoke test)")
-    parser.add_argument("--repeats", type=int, default=5, help="interleaved repeats; the fastest is reported")
     parser.add_argument("--models", nargs="+", default=list(CASES), choices=list(CASES))
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
-    parser.add_argument("--cpu-time", action="store_true",
-                        help="time with the process's CPU clock (implies --threads 1): steadier than wall time "
-                             "on a machine shared with other work")
-    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    add_timing_args(parser, repeats=5)
     args = parser.parse_args(argv)
-    if args.cpu_time:
-        args.threads = 1
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    clock = time.process_time if args.cpu_time else time.perf_counter
+    clock = clock_from(args)
     repeats = 1 if args.quick else args.repeats
     variants = ("dense", "fixed", "relaxed")
     out = {"threads": torch.get_num_threads(), "clock": "cpu" if args.cpu_time else "wall",

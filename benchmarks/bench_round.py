@@ -31,6 +31,8 @@ from torch.utils.data import DataLoader, TensorDataset
 from lottery_lab import data, models
 from lottery_lab.lottery import LotteryConfig, play
 
+from _timing import add_timing_args, clock_from  # benchmarks/_timing.py, beside this script
+
 SETTINGS = {"batch_size": 128, "lr": 0.1, "momentum": 0.9, "prune_fraction": 0.2}
 
 
@@ -89,18 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="2 epochs, one repeat (a smoke test)")
     parser.add_argument("--epochs", type=int, default=10, help="training epochs per phase (default: 10)")
-    parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats; the fastest is reported")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
-    parser.add_argument("--cpu-time", action="store_true",
-                        help="time with the process's CPU clock (implies --threads 1): steadier than wall time "
-                             "on a machine shared with other work")
-    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    add_timing_args(parser, repeats=3)
     args = parser.parse_args(argv)
     global CLOCK
-    if args.cpu_time:
-        args.threads, CLOCK = 1, time.process_time
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    CLOCK = clock_from(args)
     epochs, repeats = (2, 1) if args.quick else (args.epochs, args.repeats)
     data.get("mnist5k")                                      # parse the CSV once, outside the timings
     sides = {"ours": lambda: ours(epochs, True), "ours_in_memory": lambda: ours(epochs, False),
