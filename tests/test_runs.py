@@ -76,7 +76,11 @@ def reference(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def killed(tmp_path_factory):
-    """A run SIGKILLed inside round 1, right after its first epoch checkpoint was written."""
+    """A run SIGKILLed inside round 1, right after its first epoch checkpoint was written.
+
+    Written means the checkpoint and its checksum file: the store writes the data, then the checksum,
+    and a kill between the two leaves a checkpoint it rightly treats as corrupt (the next test).
+    """
     out = tmp_path_factory.mktemp("killed")
     code = SETUP + f"\nplay(config({str(out)!r}), data=DATA)\n"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -84,9 +88,9 @@ def killed(tmp_path_factory):
     deadline = time.monotonic() + 120
     ckpt = None
     while time.monotonic() < deadline and proc.poll() is None:
-        found = list(out.glob("imp-*/round_01/ckpt_train.pt"))
+        found = list(out.glob("imp-*/round_01/ckpt_train.pt.sha256"))
         if found:
-            ckpt = found[0]
+            ckpt = found[0].with_suffix("")
             break
         time.sleep(0.002)
     proc.send_signal(signal.SIGKILL)
