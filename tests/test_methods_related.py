@@ -180,6 +180,83 @@ def test_edge_popup_trains_scores_not_weights_and_is_evaluated_untrained(tmp_pat
         torch.testing.assert_close(weights[n][kept], (torch.sign(rewind[n]) * sigma)[kept])
 
 
+def bn_images(seed=0, n=192):
+    """Images far from mean 0 / variance 1, so BatchNorm statistics matter."""
+    g = torch.Generator().manual_seed(seed)
+    X = 3.0 * torch.randn(n, 3, 8, 8, generator=g) + 2.0
+    y = (X[:, 0].mean((1, 2)) > 2.0).long() + (X[:, 1].mean((1, 2)) > 2.0).long()
+    return X[: n // 2], y[: n // 2], X[n // 2:], y[n // 2:]
+
+
+def _found_accuracy(scored, keep, X, y):
+    """Accuracy of the searched network under its top-keep |s| support (computed here), in eval mode."""
+    import copy
+
+    found = copy.deepcopy(scored.net).eval()
+    params = dict(found.named_parameters())
+    with torch.no_grad():
+        for n in scored.names:
+            s = scored.s[n.replace(".", "/")].detach().abs().flatten()
+            k = max(1, round(keep * s.numel()))
+            keep_idx = torch.argsort(s, descending=True, stable=True)[:k]
+            m = torch.zeros_like(s)
+            m[keep_idx] = 1
+            params[n].mul_(m.view_as(params[n]))
+        return (found(X).argmax(1) == y).double().mean().item()
+
+
+@pytest.mark.parametrize("model", ["vgg11", "resnet20"])
+def test_strong_ticket_on_batchnorm_is_the_network_the_search_found(model, monkeypatch):
+    X, y, Xt, yt = bn_images()
+    captured = {}
+    prune = methods.edge_popup.EdgePopup.prune
+
+    def spy(self, model_, mask, c, search=None):
+        captured["scored"] = search.module
+        return prune(self, model_, mask, c, search)
+
+    monkeypatch.setattr(methods.edge_popup.EdgePopup, "prune", spy)
+    cfg = LotteryConfig(method="edge_popup", method_kw={"keep": 0.5}, model=model, model_kw={"width": 0.25},
+                        data="bn", rounds=1, epochs=3, batch_size=32, lr=0.1, out_dir=None, progress=False,
+                        amp=False, device="cpu")
+    res = play(cfg, data=(X, y, Xt, yt))
+    scored = captured["scored"]
+    assert res.rows[1]["test_acc"] == pytest.approx(_found_accuracy(scored, 0.5, Xt, yt), abs=1e-12)
+    # the statistics the search collected are far from θ_k's (mean 0, var 1): they matter here
+    bn = next(m for m in scored.net.modules() if isinstance(m, nn.BatchNorm2d))
+    assert bn.running_var.mean() > 2.0
+
+
+def test_recalibrated_batchnorm_statistics_are_the_training_data_moments():
+    X, y, _, _ = bn_images(n=128)
+    from lottery_lab import models
+    from lottery_lab.methods.edge_popup import recalibrate_batchnorm
+
+    torch.manual_seed(0)
+    net_ = models.get("vgg11", input_shape=(3, 8, 8), num_classes=3, width=0.125)
+    mask = masks.ones_like(net_)
+    mask["0.0.weight"][:4] = False
+    before = {k: v.clone() for k, v in net_.state_dict().items() if "running" not in k and "num_batches" not in k}
+    recalibrate_batchnorm(net_, mask, X, batch_size=1024)            # one batch: exact moments
+    ref = [m for m in net_.modules() if isinstance(m, nn.BatchNorm2d)]
+    inputs = []
+    import copy
+
+    probe = copy.deepcopy(net_).train()
+    masks.apply(probe, mask)
+    hooks = [m.register_forward_pre_hook(lambda mod, a: inputs.append(a[0].detach()))
+             for m in probe.modules() if isinstance(m, nn.BatchNorm2d)]
+    with torch.no_grad():
+        probe(X)
+    for h in hooks:
+        h.remove()
+    for bn, x in zip(ref, inputs):
+        torch.testing.assert_close(bn.running_mean, x.mean((0, 2, 3)))
+        torch.testing.assert_close(bn.running_var, x.var((0, 2, 3), unbiased=True))
+    after = net_.state_dict()
+    assert all(torch.equal(after[k], v) for k, v in before.items())      # weights (unmasked) untouched
+
+
 # --------------------------------------------------------------------------- pruning at init
 
 def test_magnitude_init_prunes_smallest_initial_weights_globally():

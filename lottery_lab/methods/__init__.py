@@ -15,7 +15,7 @@ round's mask from fresh random weights (see :mod:`lottery_lab.lottery`). A new m
 :class:`Method` subclass decorated with :func:`register`; see :mod:`lottery_lab.methods.base`.
 """
 
-from lottery_lab.methods.base import Context, Method, Search, defaults, get, names, register
+from lottery_lab.methods.base import Context, Method, Search, defaults, get, hashed_kwargs, names, register
 # importing a method's module registers it; this order is the order of names()
 from lottery_lab.methods import imp  # noqa: F401,E402  isort:skip
 from lottery_lab.methods import random_pruning  # noqa: F401,E402  isort:skip
@@ -28,4 +28,4 @@ from lottery_lab.methods import snip  # noqa: F401,E402  isort:skip
 from lottery_lab.methods import synflow  # noqa: F401,E402  isort:skip
 from lottery_lab.methods import magnitude_init  # noqa: F401,E402  isort:skip
 
-__all__ = ["Context", "Method", "Search", "defaults", "get", "names", "register"]
+__all__ = ["Context", "Method", "Search", "defaults", "get", "hashed_kwargs", "names", "register"]

@@ -73,6 +73,7 @@ class ContinuousSparsification(Method):
     """
 
     name = "cs"
+    hash_baseline = {"lam": 1.0, "final_temperature": 200.0, "s_init": 0.5, "mask_lr": 0.01, "epochs": None}
 
     def __init__(self, lam: float = 1.0, final_temperature: float = 200.0, s_init: float = 0.5,
                  mask_lr: float = 0.01, epochs: int | None = None):
