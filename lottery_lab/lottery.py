@@ -343,7 +343,7 @@ class _Run:
         found = self.method.found_network(search, mask)
         if found is not None:  # a strong ticket: the network the search found, BatchNorm statistics included
             self.store.save(r, "found.pt", found)
-        carry = self.method.carry(search)
+        carry = self.method.carry_state(search)
         if carry is not None:  # the next round's search continues from it; the previous one is spent
             self.store.save(r, "carry.pt", carry)
             self.store.remove(r - 1, "carry.pt")

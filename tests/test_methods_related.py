@@ -84,12 +84,13 @@ def test_rvsm_gradient_is_loss_gradient_plus_coupling():
 
 # -------------------------------------------------------------------------------------------- cs
 
-def test_cs_ticket_is_positive_scores_and_temperature_anneals():
+def test_cs_reset_variant_ticket_is_positive_scores_and_temperature_anneals():
     model = net()
     mask = masks.ones_like(model)
     mask["0.weight"][:, :3] = False
     masks.apply(model, mask)
-    method = methods.get("cs", lam=1.0, final_temperature=50.0, s_init=0.05, mask_lr=0.05)
+    method = methods.get("cs", lam=1.0, final_temperature=50.0, s_init=0.05, mask_lr=0.05, carry="reset",
+                         layers="all", rescale=False, reduction="mean", scale_free=True)
     search = method.search(model, mask, ctx())
     X, y, _, _ = tiny()
     from lottery_lab.data import Batches
@@ -109,7 +110,118 @@ def test_cs_ticket_is_positive_scores_and_temperature_anneals():
     ticket = method.prune(model, mask, ctx(), search)
     for n in mask:
         assert torch.equal(ticket[n], (s[n] > 0) & mask[n])
-    assert not ticket["0.weight"][:, :3].any()
+    assert not ticket["0.weight"][:, :3].any() and not method.revives
+
+
+def test_cs_soft_mask_is_rescaled_by_one_over_sigmoid_s0_and_penalty_is_the_sum():
+    model = net().double()
+    mask = masks.ones_like(model)
+    s0, lam = 0.0, 1e-3
+    method = methods.get("cs", s_init=s0, lam=lam, layers="all")
+    search = method.search(model, mask, ctx(model))
+    softnet = search.module
+    x = torch.randn(4, 10, dtype=torch.float64)
+    torch.testing.assert_close(softnet(x), model(x))               # effective weights start at θ
+    g = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for p in softnet.s.parameters():
+            p.copy_(torch.randn(p.shape, generator=g, dtype=torch.float64))
+        softnet.beta.fill_(2.5)
+    W1, W2 = model[0].weight.detach(), model[2].weight.detach()
+    S1, S2 = softnet.s["0/weight"].detach(), softnet.s["2/weight"].detach()
+    c = 1 + math.exp(-s0)                                            # 1 / σ(s0)
+    m1, m2 = c / (1 + torch.exp(-2.5 * S1)), c / (1 + torch.exp(-2.5 * S2))
+    ref = F.linear(torch.relu(F.linear(x, W1 * m1, model[0].bias)), W2 * m2, model[2].bias)
+    out = softnet(x)
+    torch.testing.assert_close(out, ref)
+    loss = torch.zeros((), dtype=torch.float64)
+    torch.testing.assert_close(search.callbacks[0].on_loss(None, loss), lam * (m1.sum() + m2.sum()))
+    mean = methods.get("cs", s_init=s0, lam=lam, layers="all", reduction="mean").search(model, mask, ctx(model))
+    mean.module.load_state_dict(softnet.state_dict())
+    mean.module(x)
+    torch.testing.assert_close(mean.callbacks[0].on_loss(None, loss), lam * (m1.sum() + m2.sum()) / (200 + 100))
+    state = method.ticket_state(dict(model.state_dict()), mask)     # the reference's ticket: θ_k / σ(s0)
+    torch.testing.assert_close(state["0.weight"], 2.0 * W1)
+    torch.testing.assert_close(state["0.bias"], model[0].bias.detach())
+
+
+def test_cs_carries_scores_clamped_at_s0_and_weights_into_the_next_round_and_revives():
+    model = net()
+    mask = masks.ones_like(model)
+    method = methods.get("cs", layers="all")
+    c1 = ctx(model)
+    first = method.search(model, mask, c1)
+    g = torch.Generator().manual_seed(4)
+    with torch.no_grad():
+        for p in first.module.s.parameters():
+            p.copy_(torch.randn(p.shape, generator=g))
+        model[0].weight.add_(1.0)                                    # the search moved θ
+    ticket = method.prune(model, mask, c1, first)
+    s1 = method.scores(first)
+    assert all(torch.equal(ticket[n], s1[n] > 0) for n in mask)
+    carry = method.carry_state(first)
+    theta_search = model[0].weight.detach().clone()
+    model2 = net(seed=5)                                              # the runner's trained ticket: ignored
+    c2 = methods.Context(2, torch.Generator().manual_seed(0), rewind_state=c1.rewind_state, carry=carry)
+    second = method.search(model2, ticket, c2)
+    for n in mask:
+        torch.testing.assert_close(method.scores(second)[n], torch.minimum(s1[n], torch.zeros(())))
+    torch.testing.assert_close(model2[0].weight.detach(), theta_search)   # θ continues from the search
+    assert second.masks == {}                                        # nothing held at zero: pruned can revive
+    with torch.no_grad():
+        pruned = (~ticket["0.weight"]).nonzero()[0]
+        second.module.s["0/weight"][tuple(pruned)] = 0.3
+    again = method.prune(model2, ticket, c2, second)
+    assert again["0.weight"][tuple(pruned)] and method.revives
+
+
+def test_cs_reference_layers_are_the_3x3_convolutions_or_lenets_hidden_layers():
+    from lottery_lab import models
+    from lottery_lab.methods.cs import masked_layers
+
+    lenet = masks.ones_like(models.get("mlp", input_shape=(784,), num_classes=10))
+    assert masked_layers(lenet, "reference") == ["1.weight", "3.weight"]            # not the output layer
+    resnet = masks.ones_like(models.get("resnet20", input_shape=(3, 8, 8), num_classes=10, width=0.25))
+    assert masked_layers(resnet, "reference") == [n for n in resnet if n != "fc.weight"]
+    conv2 = masks.ones_like(models.get("conv2", input_shape=(3, 8, 8), num_classes=10, width=0.25))
+    assert masked_layers(conv2, "reference") == [n for n in conv2 if conv2[n].dim() == 4]
+    assert masked_layers(conv2, "all") == list(conv2)
+
+
+def test_cs_step_makes_no_host_device_sync():
+    model = net()
+    method = methods.get("cs", layers="all")
+    search = method.search(model, masks.ones_like(model), ctx(model))
+    X, y, _, _ = tiny()
+    syncs = []
+
+    def forbid(name):
+        def f(self, *a, **k):
+            syncs.append(name)
+            raise AssertionError(f"{name} of a tensor in the step")
+        return f
+
+    import unittest.mock as mock
+
+    with mock.patch.object(torch.Tensor, "item", forbid("item")), \
+            mock.patch.object(torch.Tensor, "__bool__", forbid("bool")), \
+            mock.patch.object(torch.Tensor, "__float__", forbid("float")), \
+            mock.patch.object(torch.Tensor, "__int__", forbid("int")):
+        loss = F.cross_entropy(search.module(X[:16]), y[:16])
+        for cb in search.callbacks:
+            loss = cb.on_loss(None, loss)
+        loss.backward()
+        for cb in search.callbacks:
+            cb.after_backward(None)
+            cb.after_step(None)
+    assert syncs == []
+
+
+def test_cs_plays_rounds_with_revival_through_the_runner():
+    res = play(LotteryConfig(method="cs", method_kw={"layers": "all", "lam": 1e-4}, model="mlp", data="tiny",
+                             rounds=2, epochs=3, batch_size=16, out_dir=None, progress=False), data=tiny())
+    assert [r["round"] for r in res.rows] == [0, 1, 2]
+    assert res.rows[2]["density"] < 1.0 and all(0 <= r["test_acc"] <= 1 for r in res.rows)
 
 
 # ------------------------------------------------------------------------------------------- l0

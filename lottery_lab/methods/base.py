@@ -44,7 +44,7 @@ class Context:
     generator: torch.Generator
     rewind_state: dict[str, torch.Tensor] | None = None
     data: Any = None
-    #: what the method's :meth:`Method.carry` returned in the previous round (``None`` in round 1)
+    #: what the method's :meth:`Method.carry_state` returned in the previous round (``None`` in round 1)
     carry: dict[str, Any] | None = None
 
 
@@ -69,8 +69,9 @@ class Method(abc.ABC):
     name: ClassVar[str] = ""
     #: ``False`` for strong tickets: the runner evaluates the found ticket as it is, without training it
     retrain: ClassVar[bool] = True
-    #: ``True`` when a round's mask may keep weights an earlier round pruned (cs's reference rule)
-    revives: ClassVar[bool] = False
+    #: ``True`` when a round's mask may keep weights an earlier round pruned (cs's reference rule;
+    #: a method may set it per instance)
+    revives: bool = False
     #: The argument values a run's hash leaves out (see :func:`hashed_kwargs`): the defaults the
     #: method had when its runs were first stored. A changed default then changes the hash by itself;
     #: a new argument is hashed unless its default (the old behaviour) is added here. ``None``:
@@ -104,7 +105,7 @@ class Method(abc.ABC):
         statistics), evaluated as it is under ``mask``; ``None``: the ticket is :meth:`ticket_state`."""
         return None
 
-    def carry(self, search: Search | None) -> dict[str, Any] | None:
+    def carry_state(self, search: Search | None) -> dict[str, Any] | None:
         """State the next round's search starts from (``ctx.carry`` there), or ``None`` for none."""
         return None
 
