@@ -167,19 +167,19 @@ def check_saliency() -> None:
     m_train = methods.base.prune_lowest(train, masks.ones_like(net), 0.2)
     differ_mode = sum(int((m_train[n] != m_ll[n]).sum()) for n in names)
     row("snip (mode='eval')", SYNFLOW, "Pruners/pruners.py, prune.py",
-        f"scores |∂L/∂c| on ResNet-20 (width 1/4, BatchNorm, {n_all:,} weights), eval mode; one-shot mask at 80 %",
+        f"scores abs(∂L/∂c) on ResNet-20 (width 1/4, BatchNorm, {n_all:,} weights), eval mode; one-shot mask at 80 %",
         err < 1e-10 and differ <= 1, f"scores max rel. diff {err:.1e}; masks differ in {differ} weights "
         f"(train mode, `mode='train'`: {differ_mode} weights differ from eval mode)")
     ref_sf = synflow_reference(net, names, BN_SHAPE)
     ours_sf = synflow_scores(net, names, BN_SHAPE)
     err_sf = max(max_rel(ours_sf[n], ref_sf[n]) for n in names)
     row("synflow", SYNFLOW, "Pruners/pruners.py",
-        "one scoring pass (|state|, eval mode, all-ones input) on the same ResNet-20",
+        "one scoring pass (abs(state), eval mode, all-ones input) on the same ResNet-20",
         err_sf < 1e-10, f"scores max rel. diff {err_sf:.1e} (lottery_lab iterates 20 times per round "
         "by default, the reference 100: a setting, not compared)")
     mag = {n: p.detach().abs() for n, p in net.named_parameters() if n in names}
     ours_mag = methods.saliency.magnitude_scores(net, names)
-    row("magnitude_init", SYNFLOW, "Pruners/pruners.py (Mag)", "scores |w|", all(
+    row("magnitude_init", SYNFLOW, "Pruners/pruners.py (Mag)", "scores abs(w)", all(
         torch.equal(mag[n], ours_mag[n]) for n in names), "identical")
 
 
@@ -225,7 +225,7 @@ def check_edge_popup() -> None:
                       g * params[n].detach() * torch.sign(scored.s[n.replace(".", "/")].detach()))
               for n, g in zip(scored.names, gw))
     row("edge_popup", HIDDEN, "utils/conv_type.py (GetSubnet, SubnetConv)",
-        "per-layer top-k of |s| on ResNet-20 (width 1/4) at keep 0.5, 0.3, 0.05; ∂L/∂s",
+        "per-layer top-k of abs(s) on ResNet-20 (width 1/4) at keep 0.5, 0.3, 0.05; ∂L/∂s",
         worst <= 2 and err < 1e-10, f"at most {worst} weights per layer differ (the reference keeps "
         f"n − int((1 − k)·n), lottery_lab round(k·n): counts differ by ≤ {count_diff}); ∂L/∂s = "
         f"∂L/∂w_eff ⊙ w ⊙ sign(s): max rel. diff {err:.1e}")
