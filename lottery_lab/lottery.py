@@ -376,6 +376,8 @@ class _Run:
             phases["train"] = {"test_acc": acc, "test_loss": loss, "train_loss": train_loss, "wall_s": wall}
             store.save(r, "weights.pt", self.model.state_dict())
             store.save_json(r, "phases.json", phases)
+            if found is not None:  # weights.pt now holds the found network
+                store.remove(r, "found.pt")
         else:
             self.model.load_state_dict(weights)
         row = dict(phases["train"])

@@ -5,7 +5,8 @@
 - ``concave``: a relaxed mask m ∈ [0, 1] trained jointly with θ under a concave penalty λΣR(m),
   then thresholded at α.
 - ``l0``: hard-concrete gates, penalised (λ·expected density) or under a density constraint.
-- ``cs``: continuous sparsification, a soft mask σ(βs) with β annealed; the ticket is {s > 0}.
+- ``cs``: continuous sparsification as its reference code does it: a soft mask σ(βs)/σ(s₀) with β
+  annealed, the search carried across rounds; the ticket is {s > 0}.
 - ``rvsm``: relaxed variable splitting; the ticket is the support of u = prox(w).
 - ``edge_popup``: strong tickets: top-``keep`` scores on frozen signed-constant weights, never trained.
 - ``snip``, ``synflow``, ``magnitude_init``: one-shot pruning at initialisation (baselines).
