@@ -344,9 +344,8 @@ class _Run:
         if found is not None:  # a strong ticket: the network the search found, BatchNorm statistics included
             self.store.save(r, "found.pt", found)
         carry = self.method.carry_state(search)
-        if carry is not None:  # the next round's search continues from it; the previous one is spent
+        if carry is not None:  # the next round's search continues from it
             self.store.save(r, "carry.pt", carry)
-            self.store.remove(r - 1, "carry.pt")
         return mask, wall + time.perf_counter() - t0
 
     def round(self, r: int) -> dict:
@@ -360,6 +359,7 @@ class _Run:
             store.save(r, "mask.pt", mask)
             phases = {"search": {"wall_s": wall}}
             store.save_json(r, "phases.json", phases)
+            store.remove(r - 1, "carry.pt")  # spent: round r's search is on disk (a no-op for most methods)
         theta_k = store.load(0, "rewind.pt")
         weights = store.load(r, "weights.pt") if "train" in phases else None
         if weights is None:

@@ -483,3 +483,35 @@ def test_methods_that_search_refuse_to_prune_without_their_search(name):
     model = net()
     with pytest.raises(ValueError, match=f"the {name} method prunes from its search"):
         methods.get(name).prune(model, masks.ones_like(model), ctx(), None)
+
+
+def test_cs_carry_survives_until_the_next_round_is_on_disk_and_a_redone_search_is_identical(tmp_path,
+                                                                                           monkeypatch):
+    from lottery_lab.runs import RunStore
+
+    def cfg(out):
+        return LotteryConfig(method="cs", method_kw={"layers": "all", "lam": 1e-4}, model="mlp", data="tiny",
+                             rounds=2, epochs=3, batch_size=16, out_dir=str(out), progress=False, device="cpu")
+
+    whole = play(cfg(tmp_path / "whole"), data=tiny())
+    store = RunStore(whole.run_dir)
+    assert store.load(1, "carry.pt") is None and store.load(2, "carry.pt") is not None   # spent, kept
+    save = RunStore.save
+
+    class Crash(Exception):
+        pass
+
+    def crash_before_round_2s_mask(self, r, name, obj):
+        if (r, name) == (2, "mask.pt"):
+            raise Crash
+        save(self, r, name, obj)
+
+    monkeypatch.setattr(RunStore, "save", crash_before_round_2s_mask)
+    with pytest.raises(Crash):
+        play(cfg(tmp_path / "crashed"), data=tiny())
+    monkeypatch.setattr(RunStore, "save", save)
+    again = play(cfg(tmp_path / "crashed"), data=tiny())                 # redoes round 2's search
+    assert all(torch.equal(again.masks[2][n], whole.masks[2][n]) for n in whole.masks[2])
+    assert again.rows[2]["test_acc"] == whole.rows[2]["test_acc"]
+    with pytest.raises(ValueError, match="continues round 1's search"):
+        methods.get("cs").search(net(), masks.ones_like(net()), ctx(net(), r=2))

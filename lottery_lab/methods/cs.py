@@ -187,6 +187,9 @@ class ContinuousSparsification(Method):
             if ctx.carry is not None:
                 model.load_state_dict(ctx.carry["net"])
                 scores = {n: ctx.carry["s"][n].clamp(max=self.s_init) for n in names}
+            elif ctx.round_index > 1:
+                raise ValueError(f"cs (carry='reference') continues round {ctx.round_index - 1}'s search, "
+                                 f"but the context carries none (ctx.carry is None)")
             else:
                 if ctx.rewind_state is None:
                     raise ValueError("cs (carry='reference') starts its first search at θ_k: the context "
