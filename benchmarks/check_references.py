@@ -53,6 +53,7 @@ def lenet(seed: int = 0) -> nn.Module:
 
 
 def max_rel(a: torch.Tensor, b: torch.Tensor) -> float:
+    a, b = a.detach(), b.detach()
     return float(((a - b).abs().max() / b.abs().max().clamp_min(1e-300)))
 
 
@@ -226,7 +227,7 @@ def check_edge_popup() -> None:
               for n, g in zip(scored.names, gw))
     row("edge_popup", HIDDEN, "utils/conv_type.py (GetSubnet, SubnetConv)",
         "per-layer top-k of abs(s) on ResNet-20 (width 1/4) at keep 0.5, 0.3, 0.05; ∂L/∂s",
-        worst <= 2 and err < 1e-10, f"at most {worst} weights per layer differ (the reference keeps "
+        worst <= 2 and err < 1e-10, f"at most {worst} weight(s) per layer differ (the reference keeps "
         f"n − int((1 − k)·n), lottery_lab round(k·n): counts differ by ≤ {count_diff}); ∂L/∂s = "
         f"∂L/∂w_eff ⊙ w ⊙ sign(s): max rel. diff {err:.1e}")
 
