@@ -168,7 +168,8 @@ def check_saliency() -> None:
     m_train = methods.base.prune_lowest(train, masks.ones_like(net), 0.2)
     differ_mode = sum(int((m_train[n] != m_ll[n]).sum()) for n in names)
     row("snip (mode='eval')", SYNFLOW, "Pruners/pruners.py, prune.py",
-        f"scores abs(∂L/∂c) on ResNet-20 (width 1/4, BatchNorm, {n_all:,} weights), eval mode; one-shot mask at 80 %",
+        f"scores abs(∂L/∂c) on ResNet-20 (width 1/4, BatchNorm, {n_all:,} weights), eval mode; "
+        "one-shot mask at 80 %",
         err < 1e-10 and differ <= 1, f"scores max rel. diff {err:.1e}; masks differ in {differ} weights "
         f"(train mode, `mode='train'`: {differ_mode} weights differ from eval mode)")
     ref_sf = synflow_reference(net, names, BN_SHAPE)

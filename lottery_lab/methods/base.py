@@ -28,8 +28,8 @@ from torch import nn
 from lottery_lab.masks import Mask
 from lottery_lab.train import Callback
 
-__all__ = ["Method", "Search", "Context", "register", "get", "names", "defaults", "hashed_kwargs", "prune_lowest", "check_fraction",
-           "check_nonnegative", "check_positive", "check_count"]
+__all__ = ["Method", "Search", "Context", "register", "get", "names", "defaults", "hashed_kwargs", "prune_lowest",
+           "check_fraction", "check_nonnegative", "check_positive", "check_count"]
 
 _REGISTRY: dict[str, type["Method"]] = {}
 
