@@ -231,9 +231,14 @@ def _sup_distance(sums: np.ndarray, lo: float, hi: float) -> float:
         return min(abs(z - sums[max(j - 1, 0)]), abs(z - sums[min(j, sums.size - 1)]))
 
     worst = max(dist(lo), dist(hi))
-    inside = sums[np.searchsorted(sums, lo):np.searchsorted(sums, hi)]
-    if inside.size > 1:
-        worst = max(worst, float(np.max(np.diff(inside))) / 2)
+    # the peaks are the midpoints of consecutive sums; a gap that straddles lo or hi counts too when
+    # its midpoint is inside, so take one sum beyond each end
+    first = max(int(np.searchsorted(sums, lo)) - 1, 0)
+    near = sums[first:int(np.searchsorted(sums, hi, side="right")) + 1]
+    mid = (near[1:] + near[:-1]) / 2
+    inside = (mid >= lo) & (mid <= hi)
+    if inside.any():
+        worst = max(worst, float(np.max(np.diff(near)[inside])) / 2)
     return worst
 
 
@@ -253,7 +258,8 @@ def sup_error(
 
     Returns sup_{z ∈ [lo, hi]} min_S |z − Σ_{i∈S} samples[i]| over the admissible subsets S. This is
     the limit of "every z on a grid of [lo, hi] is ε-approximable" as the grid gets finer: the sup is
-    attained at an end of the interval or half-way between two consecutive subset sums.
+    attained at an end of the interval or half-way between two consecutive subset sums, for every
+    such midpoint inside [lo, hi] (including the gaps that straddle lo or hi).
 
     Parameters
     ----------
