@@ -115,6 +115,9 @@ def test_fits_recover_a_known_law():
     fit = ss.fit_thresholds([cov], [0.1, 0.03, 0.01, 0.003])
     assert fit.r2 > 0.95 and 0.8 < fit.slope < 1.8
     np.testing.assert_allclose(fit.y, fit.n_star)
+    y, x = fit.y, fit.x
+    assert fit.r2_origin == pytest.approx(1 - np.sum((y - fit.C * x) ** 2) / np.sum((y - y.mean()) ** 2))
+    assert fit.C == pytest.approx(np.sum(x * y) / np.sum(x * x)) and fit.r2_origin < fit.r2
     covs = [ss.coverage(ss.default_n_values(k, 0.03), k, trials=20, seed=k, progress=False)
             for k in (3, 4)]
     fit = ss.fit_thresholds(covs, [0.1, 0.03])
