@@ -23,7 +23,7 @@ def sigmoid_prime(t: np.ndarray | float) -> np.ndarray | float:
     """σ'(t) = σ(t)(1 − σ(t)) = σ(t)σ(−t) of the logistic function σ; even, and decreasing in |t|.
 
     Computed as σ(t)σ(−t), accurate to a few ulps for every t: the form s(1 − s) rounds 1 − s to a
-    multiple of 2⁻⁵³ once s is near 1, which for t ≈ 33–37 made it up to 58 % too high (and 0 beyond),
+    multiple of 2⁻⁵³ once s is near 1, which for t ≈ 33–37 made it up to twice too high (and 0 beyond),
     and γ built on it must be a lower bound.
     """
     return expit(t) * expit(np.negative(t))
