@@ -484,7 +484,8 @@ def _play_rounds(run: _Run, bar, rows: list[dict], layers: list[dict]) -> None:
     store = run.store
     for r in bar:
         metrics = store.finished_round(r, run.extra if r == 0 else ())
-        if metrics is not None:
+        played = metrics is None
+        if not played:
             store.clear_checkpoints(r)  # left by a kill between the metrics and their removal
         else:
             run.round0() if r == 0 else run.round(r)
@@ -493,5 +494,7 @@ def _play_rounds(run: _Run, bar, rows: list[dict], layers: list[dict]) -> None:
                 store.forget_weights(r - 2)
         rows.append(metrics["row"])
         layers.append(metrics["layer_density"])
-        store.write_results(rows)
         bar.set_postfix(density=f"{rows[-1]['density']:.3f}", acc=f"{rows[-1]['test_acc']:.3f}")
+        if played:
+            store.write_results(rows)
+    store.write_results(rows)  # a pure rerun finds it as it was and leaves it alone

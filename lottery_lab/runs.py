@@ -226,7 +226,8 @@ class RunStore:
 
         A verified ``config.json`` of another run is refused; one that is damaged (or has no checksum)
         is reported and rewritten from ``record`` (the folder's name is the record's hash, so the
-        same config maps here); one that matches is left as it is. Stale temp files and checksum
+        same config maps here); one of the same run is left as first written (fields outside the
+        hash, such as ``out_dir`` or ``progress``, may differ between reruns). Stale temp files and checksum
         files without their file are removed.
         """
         if self.run_dir is None:
@@ -246,11 +247,10 @@ class RunStore:
             if not check.with_suffix("").exists():
                 with suppress(OSError):
                     check.unlink()
-        new = (json.dumps(record, indent=2, sort_keys=True) + "\n").encode()
         if why is not None:
             self._corrupt(path, why)
-        if data != new:
-            save_verified(path, new)
+        if data is None or why is not None:  # an intact record of this run stays as first written
+            save_verified(path, (json.dumps(record, indent=2, sort_keys=True) + "\n").encode())
 
     # generic records -------------------------------------------------------------------------
     def save(self, r: int, name: str, obj: Any) -> None:
@@ -520,8 +520,8 @@ class LotteryResult:
 
 def _recompute_command(run_dir: Path, record: Mapping[str, Any]) -> str:
     if record.get("data_fingerprint") is not None:
-        return (f"play(LotteryConfig.from_dict(json.load(open('{run_dir / 'config.json'}'))['config']), "
-                f"data=<the same tensors>) (the run trained on data given to play)")
+        return (f"lottery.play(dataclasses.replace(runs.load({str(run_dir)!r}).config, "
+                f"out_dir={str(run_dir.parent)!r}), data=<the tensors the run was trained on>)")
     return f"lottery-lab run --config {run_dir / 'config.json'}"
 
 
