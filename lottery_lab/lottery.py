@@ -476,6 +476,7 @@ def play(config: LotteryConfig, data=None) -> LotteryResult:
             _play_rounds(run, bar, rows, layers)
         finally:
             bar.close()
+        store.tidy()
     return LotteryResult(rows, config, store.run_dir, store.masks(len(rows)), layers, store)
 
 

@@ -86,9 +86,10 @@ def _remove(path: Path) -> None:
 
 
 def _read_checked(path: Path) -> tuple[bytes | None, str | None]:
-    """``(data, None)`` for a file whose checksum matches, ``(None, None)`` if absent, else ``(None, why)``."""
+    """``(data, None)`` for a file whose checksum matches, ``(None, None)`` if absent (and so is its
+    checksum file), else ``(None, why)``; a file gone while its checksum file is there is ``"missing"``."""
     if not path.exists():
-        return None, None
+        return None, ("missing" if _checksum_path(path).exists() else None)
     data = path.read_bytes()
     try:
         expected = _checksum_path(path).read_text().split()[0]
@@ -227,8 +228,8 @@ class RunStore:
         A verified ``config.json`` of another run is refused; one that is damaged (or has no checksum)
         is reported and rewritten from ``record`` (the folder's name is the record's hash, so the
         same config maps here); one of the same run is left as first written (fields outside the
-        hash, such as ``out_dir`` or ``progress``, may differ between reruns). Stale temp files and checksum
-        files without their file are removed.
+        hash, such as ``out_dir`` or ``progress``, may differ between reruns). Stale temp files are removed;
+        checksum files without their file are left to :meth:`tidy` (reported first, as missing files).
         """
         if self.run_dir is None:
             return
@@ -243,14 +244,19 @@ class RunStore:
         for tmp in self.run_dir.rglob(".*.tmp"):
             with suppress(OSError):
                 tmp.unlink()
-        for check in self.run_dir.rglob("*.sha256"):
-            if not check.with_suffix("").exists():
-                with suppress(OSError):
-                    check.unlink()
         if why is not None:
             self._corrupt(path, why)
         if data is None or why is not None:  # an intact record of this run stays as first written
             save_verified(path, (json.dumps(record, indent=2, sort_keys=True) + "\n").encode())
+
+    def tidy(self) -> None:
+        """Remove checksum files whose file is gone (after a rerun has recomputed what it reported)."""
+        if self.run_dir is None:
+            return
+        for check in self.run_dir.rglob("*.sha256"):
+            if not check.with_suffix("").exists():
+                with suppress(OSError):
+                    check.unlink()
 
     # generic records -------------------------------------------------------------------------
     def save(self, r: int, name: str, obj: Any) -> None:
@@ -347,8 +353,6 @@ class RunStore:
         path = self.round_dir(r) / "metrics.json"
         data, why = _read_checked(path)
         if data is None:
-            if why is None and _checksum_path(path).exists():
-                why = "missing"
             return None, ([] if why is None else [Damaged(r, f"{rel}/metrics.json", why)])
         metrics, why = _decode(path, data, None)
         if why is not None:
