@@ -132,9 +132,11 @@ def kill_run(name: str, out: Path, delay: float | None, event: str | None) -> tu
     code = SETUP + f"\nplay(LotteryConfig(**{COMMON!r}, **{CONFIGS[name]!r}, out_dir={str(out)!r}), data=DATA)\n"
     proc = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "OMP_NUM_THREADS": "1"},
                             stderr=subprocess.DEVNULL)
-    t0 = time.monotonic()
-    while proc.poll() is None:
-        if delay is not None and time.monotonic() - t0 >= delay:
+    t0 = started = time.monotonic()
+    while proc.poll() is None:  # the clock of a random moment starts when config.json appears
+        if started == t0 and list(out.glob("*/config.json")):
+            started = time.monotonic()
+        if delay is not None and started > t0 and time.monotonic() - started >= delay:
             break
         if event is not None and list(out.glob(f"*/{event}")):
             break
@@ -142,7 +144,8 @@ def kill_run(name: str, out: Path, delay: float | None, event: str | None) -> tu
     finished = proc.poll() is not None
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    moment = f"{time.monotonic() - t0:.2f} s" + (" (had finished)" if finished else "")
+    moment = (f"{time.monotonic() - started:.2f} s after config.json" if started > t0 else
+              f"{time.monotonic() - t0:.2f} s after start") + (" (had finished)" if finished else "")
     folders = list(out.glob("*-*"))
     return (folders[0] if folders else None), moment
 
@@ -151,9 +154,15 @@ def kill_campaign(n: int, seed: int, tmp: Path, refs: dict[str, Path]) -> list[d
     rng = random.Random(seed)
     names = list(CONFIGS)
     durations = {}
-    for name in names:  # how long a whole run takes in a subprocess (start-up included)
+    for name in names:  # how long a whole run takes in a subprocess, from its config.json on
+        out = tmp / f"time-{name}"
+        proc = subprocess.Popen([sys.executable, "-c", SETUP + f"\nplay(LotteryConfig(**{COMMON!r}, "
+                                 f"**{CONFIGS[name]!r}, out_dir={str(out)!r}), data=DATA)\n"],
+                                env={**os.environ, "OMP_NUM_THREADS": "1"}, stderr=subprocess.DEVNULL)
+        while not list(out.glob("*/config.json")) and proc.poll() is None:
+            time.sleep(0.0005)
         t0 = time.monotonic()
-        kill_run(name, tmp / f"time-{name}", delay=1e9, event=None)
+        proc.wait()
         durations[name] = time.monotonic() - t0
     rows = []
     for i in range(n):
@@ -164,7 +173,7 @@ def kill_campaign(n: int, seed: int, tmp: Path, refs: dict[str, Path]) -> list[d
                                                                    and "scores" not in e])
             delay = None
         else:
-            event, delay = None, rng.uniform(0.4, 1.0) * durations[name]
+            event, delay = None, rng.uniform(0.02, 0.9) * durations[name]
         out = tmp / f"kill-{i}"
         run, moment = kill_run(name, out, delay, event)
         state = state_of(run) if run is not None else "no folder yet"
@@ -222,9 +231,14 @@ def corruption_campaign(tmp: Path, refs: dict[str, Path]) -> list[dict]:
                 result, warned = play_quiet(name, work)
                 diff = differences(result.run_dir, ref)
                 after = runs.load(result.run_dir).damaged
+                now = snapshot(run)
+                rewritten = sorted(k.replace("round_0", "r") for k, v in now.items()
+                                   if v[0] is not None and not k.endswith((".sha256", runs.LOCK_NAME))
+                                   and before.get(k) != v)
                 rows.append({"file": target + suffix, "damage": how,
                              "load (read-only)": detected + ("" if untouched else " [CHANGED THE FOLDER]"),
-                             "rerun warned": len(warned), "clean after": "yes" if not after else str(after),
+                             "rerun warned": len(warned), "rerun rewrote": ", ".join(rewritten) or "-",
+                             "clean after": "yes" if not after else str(after),
                              "identical": "yes" if not diff else "NO: " + "; ".join(diff)})
                 shutil.rmtree(work)
     return rows
@@ -250,9 +264,10 @@ def main() -> None:
         tmp = Path(d)
         refs = {name: play_quiet(name, tmp / "ref")[0].run_dir for name in CONFIGS}
         t0 = time.monotonic()
-        kills = kill_campaign(args.kills, args.seed, tmp, refs)
-        print(f"\n## Kill campaign ({len(kills)} kills, {time.monotonic() - t0:.0f} s)\n")
-        print(table(kills))
+        kills = kill_campaign(args.kills, args.seed, tmp, refs) if args.kills else []
+        if kills:
+            print(f"\n## Kill campaign ({len(kills)} kills, {time.monotonic() - t0:.0f} s)\n")
+            print(table(kills))
         t0 = time.monotonic()
         corrupt = corruption_campaign(tmp, refs)
         print(f"\n## Corruption campaign ({len(corrupt)} cases, {time.monotonic() - t0:.0f} s)\n")

@@ -225,7 +225,6 @@ LOCKED = textwrap.dedent("""
     sys.path.insert(0, {tests!r})
     from test_store import cfg, tiny_data
     from lottery_lab.lottery import play
-    open({marker!r}, "w").close()
     print(json.dumps(play(cfg({out!r}, rounds=2), data=tiny_data()).rows))
 """)
 
@@ -233,21 +232,21 @@ LOCKED = textwrap.dedent("""
 def test_two_processes_on_one_config_never_interleave_the_second_waits_then_reuses(tmp_path):
     out = tmp_path / "runs"
     folder = run_dir(cfg(out), data=tiny_data())
-    procs = []
+    procs, logs = [], [tmp_path / f"err{i}" for i in range(2)]
     with runs.folder_lock(folder):                          # both start while the folder is held
         for i in range(2):
-            code = LOCKED.format(tests=str(Path(__file__).parent), marker=str(tmp_path / f"m{i}"), out=str(out))
-            procs.append(subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
-                                          stderr=subprocess.PIPE, env={**os.environ, "OMP_NUM_THREADS": "1"}))
-        deadline = time.monotonic() + 120
-        while not all((tmp_path / f"m{i}").exists() for i in range(2)) and time.monotonic() < deadline:
+            code = LOCKED.format(tests=str(Path(__file__).parent), out=str(out))
+            with open(logs[i], "wb") as err:
+                procs.append(subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=err,
+                                              env={**os.environ, "OMP_NUM_THREADS": "1"}))
+        deadline = time.monotonic() + 120                   # until both wait at the lock
+        while time.monotonic() < deadline and not all(f"waiting for {folder}" in e.read_text() for e in logs):
+            assert all(p.poll() is None for p in procs), [e.read_text()[-1500:] for e in logs]
             time.sleep(0.01)
-        time.sleep(0.5)                                     # both are now inside play(), at the lock
-    results = [p.communicate() for p in procs]
-    assert all(p.returncode == 0 for p in procs), [e.decode()[-1500:] for _, e in results]
-    rows = [json.loads(o) for o, _ in results]
+    rows = [json.loads(p.communicate()[0]) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [e.read_text()[-1500:] for e in logs]
+    assert all(f"waiting for {folder}" in e.read_text() for e in logs)
     assert rows[0] == rows[1]                               # wall_s too: one trained, the other read back
-    assert all(f"waiting for {folder}" in e.decode() for _, e in results)
 
 
 def test_folder_lock_excludes_other_holders_and_times_out(tmp_path):
