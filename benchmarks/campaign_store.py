@@ -154,7 +154,7 @@ def kill_campaign(n: int, seed: int, tmp: Path, refs: dict[str, Path]) -> list[d
     rng = random.Random(seed)
     names = list(CONFIGS)
     durations = {}
-    for name in names:  # how long a whole run takes in a subprocess, from its config.json on
+    for name in names:  # how long a run takes in a subprocess, from its config.json to its last record
         out = tmp / f"time-{name}"
         proc = subprocess.Popen([sys.executable, "-c", SETUP + f"\nplay(LotteryConfig(**{COMMON!r}, "
                                  f"**{CONFIGS[name]!r}, out_dir={str(out)!r}), data=DATA)\n"],
@@ -162,8 +162,11 @@ def kill_campaign(n: int, seed: int, tmp: Path, refs: dict[str, Path]) -> list[d
         while not list(out.glob("*/config.json")) and proc.poll() is None:
             time.sleep(0.0005)
         t0 = time.monotonic()
-        proc.wait()
+        last = f"*/round_{COMMON['rounds']:02d}/metrics.json.sha256"
+        while not list(out.glob(last)) and proc.poll() is None:  # to the last write (not the exit)
+            time.sleep(0.0005)
         durations[name] = time.monotonic() - t0
+        proc.wait()
     rows = []
     for i in range(n):
         name = names[i % len(names)]
