@@ -4,7 +4,7 @@
 
 Run it against an older checkout to see what the store used to do (it prints which code it ran).
 """
-import json, logging, os, shutil, tempfile, warnings, io, contextlib
+import json, logging, os, shutil, tempfile, warnings
 from pathlib import Path
 import torch
 torch.set_num_threads(1)
@@ -49,7 +49,7 @@ snap2 = {str(p): p.read_bytes() for p in run.rglob("*") if p.is_file()}
 print("11.3 truncated round_02/metrics.json: rounds shown", [x["round"] for x in r.rows], "| folder unchanged:", snap == snap2)
 run = fresh("e"); t = (run/"config.json").stat().st_mtime_ns; quiet(lambda: play(cfg(run.parent), data=DATA))
 print("11.3 pure rerun rewrote config.json:", (run/"config.json").stat().st_mtime_ns != t, "(out_dir differs in this copy)")
-run_same = ref; t = (ref/"config.json").stat().st_mtime_ns; quiet(lambda: play(cfg(tmp / "ref"), data=DATA))
+t = (ref/"config.json").stat().st_mtime_ns; quiet(lambda: play(cfg(tmp / "ref"), data=DATA))
 print("11.3 pure rerun (same command) rewrote config.json:", (ref/"config.json").stat().st_mtime_ns != t)
 # 11.10
 print("11.10 mode of weights.pt under umask 022:", oct((ref/"round_01"/"weights.pt").stat().st_mode & 0o777))
