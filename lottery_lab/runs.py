@@ -100,6 +100,17 @@ def _read_checked(path: Path) -> tuple[bytes | None, str | None]:
     return data, None
 
 
+#: files that lottery_lab wrote without a checksum before version 0.2 (every round file always had one)
+_LEGACY_UNCHECKED = ("config.json", "results.csv")
+
+
+def _legacy(path: Path) -> bool:
+    """Whether ``path`` is a record from before checksums: a config.json or results.csv without a
+    ``.sha256`` beside it. Such a config.json is still checked against the folder's hash, and
+    results.csv is an export rebuilt from the verified rounds, so neither counts as damaged."""
+    return path.name in _LEGACY_UNCHECKED and path.exists() and not _checksum_path(path).exists()
+
+
 def _decode(path: Path, data: bytes, device: torch.device | str | None) -> tuple[Any, str | None]:
     """The object a verified file holds (JSON or a torch file), or ``(None, why)`` if it does not parse."""
     if path.suffix == ".json":
@@ -235,6 +246,8 @@ class RunStore:
             return
         path = self.run_dir / "config.json"
         data, why = _read_checked(path)
+        if why is not None and _legacy(path):  # rewritten below with its checksum, no warning
+            data, why = None, None
         if data is not None:
             old, why = _decode(path, data, None)
             if why is None and (old.get("hash"), old.get("hashed")) != (record["hash"], record["hashed"]):
@@ -392,7 +405,7 @@ class RunStore:
             path = self.run_dir / "results.csv"
             new = _csv_bytes(rows)
             data, why = _read_checked(path)
-            if why is not None:
+            if why is not None and not _legacy(path):
                 self._corrupt(path, why)
             if data != new:
                 save_verified(path, new)
@@ -523,6 +536,38 @@ class LotteryResult:
         return self.table()
 
 
+def _legacy_consistent(record: Mapping[str, Any], config: "LotteryConfig") -> bool:
+    """Whether an unchecksummed record of an earlier version is intact though its config no longer
+    hashes to its folder: its ``hashed`` fields hash to its ``hash`` (the rule of that version), and
+    its config agrees with them (fields it did not hash at their defaults), so only the method's
+    defaults (not recorded) can have moved."""
+    from dataclasses import MISSING, fields
+
+    from lottery_lab.lottery import NOT_HASHED
+
+    hashed = record.get("hashed")
+    if not isinstance(hashed, dict):
+        return False
+    payload = dict(hashed)
+    if record.get("data_fingerprint") is not None:
+        payload["data_fingerprint"] = record["data_fingerprint"]
+    if hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:10] != record.get("hash"):
+        return False
+    values = config.to_dict()
+    for f in fields(config):
+        if f.name in NOT_HASHED:
+            continue
+        if f.name == "method_kw":
+            if any(values["method_kw"].get(k) != v for k, v in hashed.get("method_kw", {}).items()):
+                return False
+            continue
+        default = f.default_factory() if f.default_factory is not MISSING else f.default
+        expected = hashed.get(f.name, list(default) if isinstance(default, tuple) else default)
+        if values[f.name] != expected:
+            return False
+    return True
+
+
 def _recompute_command(run_dir: Path, record: Mapping[str, Any]) -> str:
     if record.get("data_fingerprint") is not None:
         return (f"lottery.play(dataclasses.replace(runs.load({str(run_dir)!r}).config, "
@@ -556,16 +601,25 @@ def load(run_dir: str | os.PathLike) -> LotteryResult:
         raise FileNotFoundError(f"{run_dir} is not a run directory: it has no config.json")
     data, why = _read_checked(path)
     damaged: list[Damaged] = []
+    legacy = why is not None and _legacy(path)
     if why is not None:  # still usable if it parses and its config hashes to the record's hash
-        damaged.append(Damaged(None, "config.json", why))
+        if not legacy:
+            damaged.append(Damaged(None, "config.json", why))
         data = path.read_bytes()
     try:
         record = json.loads(data)
         config = LotteryConfig.from_dict(record["config"])
-        trusted = why is None or config.short_hash(record.get("data_fingerprint")) == record["hash"]
+        rehashed = config.short_hash(record.get("data_fingerprint"))
+        trusted = why is None or rehashed == record["hash"]
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise ValueError(f"{path} is not a readable run record ({type(exc).__name__}: {exc}); rerun the "
                          f"command that made the run: it lands in this folder and rewrites config.json") from None
+    if legacy and not trusted and _legacy_consistent(record, config):  # shown as recorded, never reused
+        warnings.warn(f"{path} was written by an earlier lottery_lab (no checksum) whose defaults for this "
+                      f"method differ from today's (its config now hashes to {rehashed!r}, not "
+                      f"{record.get('hash')!r}): its results are shown as recorded; the same config run "
+                      f"today starts a new folder", UserWarning, stacklevel=2)
+        trusted = True
     if not trusted:
         raise ValueError(f"{path} is corrupt ({why}) and its config does not hash to the run's hash "
                          f"{record.get('hash')!r}: the run's identity is unknown; rerun the command that made "
@@ -587,7 +641,7 @@ def load(run_dir: str | os.PathLike) -> LotteryResult:
     csv_data, csv_why = _read_checked(csv_path)
     if csv_why is None and csv_data is None and finished:
         csv_why = "missing"
-    if csv_why is not None:
+    if csv_why is not None and not _legacy(csv_path):
         damaged.append(Damaged(None, "results.csv", csv_why))
     for d in damaged:
         store._corrupt(run_dir / d.file, d.why)

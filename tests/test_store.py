@@ -120,13 +120,34 @@ def test_an_edited_config_json_is_refused_and_named(copy, capsys):
     assert exit_.value.code == 2 and "config.json is corrupt" in capsys.readouterr().err
 
 
-def test_a_config_json_without_checksum_is_named_and_rewritten(copy):
+def test_a_record_from_before_checksums_is_read_quietly_and_checksummed_by_a_rerun(reference, copy):
+    """config.json and results.csv without a .sha256 are what lottery_lab wrote before checksums: they
+    are not damage (the config is checked against the folder's hash; the CSV is an export)."""
+    for name in ("config.json.sha256", "results.csv.sha256"):
+        (copy / name).unlink()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert runs.load(copy).damaged == []
+        result = play(cfg(copy.parent), data=tiny_data())
+    assert without_wall(result.rows) == without_wall(runs.load(reference).rows)
+    assert (copy / "config.json.sha256").exists() and (copy / "results.csv.sha256").exists()
+
+
+def test_a_record_from_before_checksums_whose_method_defaults_moved_is_shown_but_an_edited_one_refused(
+        copy, monkeypatch):
+    """An earlier version's record (no checksum) whose config no longer hashes to its folder: shown as
+    recorded when only a method default can explain it; refused when a recorded field was edited."""
+    from lottery_lab.methods.concave import Concave
+
     (copy / "config.json.sha256").unlink()
-    with pytest.warns(runs.CorruptFileWarning):
-        assert [d.file for d in runs.load(copy).damaged] == ["config.json"]
-    with pytest.warns(runs.CorruptFileWarning, match="config.json is corrupt"):
-        play(cfg(copy.parent), data=tiny_data())
-    assert runs.load(copy).damaged == []
+    baseline = {k: v for k, v in Concave.hash_baseline.items() if k != "alpha"}
+    monkeypatch.setattr(Concave, "hash_baseline", baseline)  # as if alpha's default had changed since
+    with pytest.warns(UserWarning, match="earlier lottery_lab.*results are shown as recorded"):
+        assert [r["round"] for r in runs.load(copy).rows] == [0, 1, 2]
+    path = copy / "config.json"
+    path.write_text(path.read_text().replace('"lr": 0.05', '"lr": 0.7'))   # an edit of a recorded field
+    with pytest.raises(ValueError, match="config.json is corrupt.*does not hash"):
+        runs.load(copy)
 
 
 def test_an_edited_results_csv_is_detected_and_rewritten_from_the_verified_records(reference, copy):
