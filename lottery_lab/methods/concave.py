@@ -11,7 +11,6 @@ with the smallest m.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
@@ -72,8 +71,8 @@ class _PenaltyProjection(Callback):
 
     @torch.no_grad()
     def after_step(self, state: TrainState) -> None:
-        for m in self.ms:
-            m.clamp_(0.0, 1.0)
+        torch._foreach_clamp_min_(self.ms, 0.0)
+        torch._foreach_clamp_max_(self.ms, 1.0)
 
 
 class _DensityDrivenPenalty(_PenaltyProjection):
@@ -84,23 +83,27 @@ class _DensityDrivenPenalty(_PenaltyProjection):
     log λ ← log λ + η (d − target): λ grows while the ticket would be too dense and shrinks while it
     would be too sparse. Log space makes the step scale-free (λ's useful range spans decades and
     depends on the model), and keeps λ > 0. λ lives in ``lam_t``, a buffer of the searched module,
-    so a resumed search continues exactly.
+    so a resumed search continues exactly. The count, the ascent and λ's use all stay on the device:
+    the step never reads them back.
     """
 
     def __init__(self, ms: list[torch.Tensor], penalty: penalties.Penalty, lam_t: torch.Tensor,
                  alpha: float, target: float, dual_lr: float, total: int):
-        super().__init__(ms, penalty, float(lam_t))
+        super().__init__(ms, penalty, 1.0)
         self.lam_t, self.alpha, self.target, self.dual_lr, self.total = lam_t, alpha, target, dual_lr, total
+
+    @torch.no_grad()
+    def after_backward(self, state: TrainState) -> None:
+        # grad + λ·R'(m), with λ in the gradients' precision (as ``alpha=λ`` rounds it)
+        lam = self.lam_t.to(self.ms[0].dtype) if self.ms else self.lam_t
+        torch._foreach_addcmul_([m.grad for m in self.ms], [self.penalty.slope(m) for m in self.ms],
+                                [lam] * len(self.ms))
 
     @torch.no_grad()
     def after_step(self, state: TrainState) -> None:
         super().after_step(state)
-        kept = sum(int(torch.count_nonzero(m >= self.alpha)) for m in self.ms)
-        self.lam_t.mul_(math.exp(self.dual_lr * (kept / self.total - self.target)))
-        self.lam = float(self.lam_t)
-
-    def on_train_start(self, state: TrainState) -> None:
-        self.lam = float(self.lam_t)  # after a resume, the buffer holds the multiplier reached
+        kept = torch.stack([(m >= self.alpha).sum() for m in self.ms]).sum()
+        self.lam_t.mul_(torch.exp(self.dual_lr * (kept.to(self.lam_t.dtype) / self.total - self.target)))
 
 
 @register

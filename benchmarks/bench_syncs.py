@@ -1,0 +1,107 @@
+"""Per training step: dispatched aten ops and host–device syncs, dense training and each method's search.
+
+Counted on the CPU with :class:`lottery_lab._profiling.CountingMode` (see its docstring for what counts
+as a sync). A step is measured by difference: one epoch of ``2 s`` batches minus one epoch of ``s``
+batches, divided by ``s``, so what happens once per epoch or once per phase (the epoch-end loss read,
+the optimiser's first-step state, the masker's set-up) cancels and only the step loop's own cost is
+left: forward, backward, callbacks, optimiser, masker, the batch iterator with augmentation.
+
+The searches run on a pruned mask (round 2 and later: half of ResNet-20's weights, the lowest |θ|),
+with channels_last model and data, as the lottery runner sets them up. On the CPU SGD steps tensor by
+tensor (torch picks ``foreach`` only on CUDA), so a CUDA step dispatches fewer optimiser ops.
+
+    python benchmarks/bench_syncs.py [--width 0.25] [--batch 32] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import torch
+
+from lottery_lab import methods, models
+from lottery_lab._profiling import CountingMode
+from lottery_lab.data import Batches
+from lottery_lab.masks import ones_like
+from lottery_lab.methods.base import Context, prune_lowest
+from lottery_lab.methods.concave import _key
+from lottery_lab.train import TrainConfig, train
+
+#: (label, method name or None for dense training, keyword arguments)
+CASES: list[tuple[str, str | None, dict]] = [
+    ("dense (imp)", None, {}),
+    ("concave", "concave", {}),
+    ("concave target_density", "concave", {"target_density": 0.2}),
+    ("l0", "l0", {}),
+    ("l0 target_density", "l0", {"target_density": 0.2}),
+    ("cs", "cs", {}),
+    ("rvsm", "rvsm", {}),
+    ("rvsm target_density", "rvsm", {"target_density": 0.2}),
+    ("edge_popup", "edge_popup", {}),
+]
+
+
+def _setup(method: str | None, kw: dict, width: float, seed: int = 0):
+    """(module, masks, callbacks, param groups) of dense training or of ``method``'s search."""
+    torch.manual_seed(seed)
+    model = models.get("resnet20", input_shape=(3, 32, 32), num_classes=10, width=width)
+    model = model.to(memory_format=torch.channels_last)
+    mask = ones_like(model)
+    mask = prune_lowest({n: p.abs() for n, p in model.named_parameters() if n in mask}, mask, 0.5)
+    if method is None:
+        return model, mask, [], None
+    m = methods.get(method, **kw)
+    ctx = Context(1, torch.Generator().manual_seed(seed), rewind_state={k: v.clone() for k, v in model.state_dict().items()})
+    search = m.search(model, mask, ctx)
+    masks = search.masks
+    if method == "cs":  # keyed by the parameter names themselves (cs.py's own pairing is issue 18.2's bug)
+        masks = {**{f"net.{n}": mask[n] for n in mask}, **{f"m.{_key(n)}": mask[n] for n in mask}}
+    return search.module, masks, search.callbacks, search.param_groups
+
+
+def count_epoch(method: str | None, kw: dict, steps: int, batch: int, width: float) -> CountingMode:
+    """The counts of one epoch of ``steps`` batches (augmented, CPU generator) of the case's training."""
+    module, masks, callbacks, groups = _setup(method, kw, width)
+    g = torch.Generator().manual_seed(1)
+    X = torch.randn(steps * batch, 3, 32, 32, generator=g).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 10, (steps * batch,), generator=g)
+    batches = Batches(X, y, batch, augment=True, generator=g)
+    cfg = TrainConfig(epochs=1, batch_size=batch, progress=False)
+    with CountingMode() as counts:
+        train(module, batches, cfg, masks=masks, callbacks=callbacks, param_groups=groups, generator=g)
+    return counts
+
+
+def per_step(method: str | None, kw: dict, steps: int, batch: int, width: float) -> dict:
+    """Ops and syncs per step (difference of an epoch of 2·steps and one of steps batches)."""
+    a = count_epoch(method, kw, steps, batch, width)
+    b = count_epoch(method, kw, 2 * steps, batch, width)
+    kinds = {k: (b.syncs[k] - a.syncs[k]) / steps for k in set(a.syncs) | set(b.syncs)}
+    ops = {k: (b.sync_ops[k] - a.sync_ops[k]) / steps for k in set(a.sync_ops) | set(b.sync_ops)}
+    return {"ops": (b.n_ops - a.n_ops) / steps, "syncs": (b.n_syncs - a.n_syncs) / steps,
+            "sync_kinds": {k: v for k, v in kinds.items() if v}, "sync_ops": {k: v for k, v in ops.items() if v},
+            "per_epoch_syncs": a.n_syncs - (b.n_syncs - a.n_syncs)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--width", type=float, default=0.25, help="ResNet-20 width multiplier")
+    parser.add_argument("--batch", type=int, default=32, help="batch size (counts do not depend on it)")
+    parser.add_argument("--steps", type=int, default=2, help="steps of the shorter epoch")
+    parser.add_argument("--json", action="store_true", help="print the table as JSON")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    rows = {label: per_step(method, kw, args.steps, args.batch, args.width) for label, method, kw in CASES}
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return
+    print(f"ResNet-20 width {args.width}, batch {args.batch}, CPU, torch {torch.__version__}; per step:")
+    print(f"{'case':<24} {'aten ops':>9} {'syncs':>6}  sync kinds (per step)")
+    for label, r in rows.items():
+        kinds = ", ".join(f"{k} {v:g}" for k, v in sorted(r["sync_kinds"].items())) or "-"
+        print(f"{label:<24} {r['ops']:>9g} {r['syncs']:>6g}  {kinds}")
+
+
+if __name__ == "__main__":
+    main()
