@@ -70,7 +70,8 @@ class CountingMode(TorchDispatchMode):
     """Counts every dispatched aten op (``ops``, by name) and every syncing one (``syncs``, by kind).
 
     Ops are counted below autograd, so a backward pass's ops are included; Python scalars folded
-    into an op's arguments are not tensors and cost nothing here.
+    into an op's arguments are not tensors and cost nothing here. ``tolist()``/``numpy()`` of a CPU
+    tensor count as ``"item"`` read-backs (they dispatch nothing).
     """
 
     def __init__(self) -> None:
@@ -88,6 +89,28 @@ class CountingMode(TorchDispatchMode):
     def n_syncs(self) -> int:
         """All syncing ops."""
         return sum(self.syncs.values())
+
+    def __enter__(self) -> "CountingMode":
+        # ``tolist()`` and ``numpy()`` read a CPU tensor's memory without dispatching any op (on a GPU
+        # they dispatch a device-to-host copy): count them by wrapping them while the mode is active
+        self._patched = {}
+        for attr in ("tolist", "numpy"):
+            original = getattr(torch.Tensor, attr)
+            self._patched[attr] = original
+
+            def counted(t: torch.Tensor, *a: Any, _original: Any = original, _attr: str = attr, **kw: Any) -> Any:
+                if t.device.type == "cpu":
+                    self.syncs["item"] += 1
+                    self.sync_ops[_attr] += 1
+                return _original(t, *a, **kw)
+
+            setattr(torch.Tensor, attr, counted)
+        return super().__enter__()
+
+    def __exit__(self, *exc: Any) -> None:
+        for attr, original in self._patched.items():
+            setattr(torch.Tensor, attr, original)
+        super().__exit__(*exc)
 
     def __torch_dispatch__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
         kwargs = kwargs or {}

@@ -89,8 +89,13 @@ class _DensityDrivenPenalty(_PenaltyProjection):
 
     def __init__(self, ms: list[torch.Tensor], penalty: penalties.Penalty, lam_t: torch.Tensor,
                  alpha: float, target: float, dual_lr: float, total: int):
-        super().__init__(ms, penalty, 1.0)
+        self.ms, self.penalty = ms, penalty
         self.lam_t, self.alpha, self.target, self.dual_lr, self.total = lam_t, alpha, target, dual_lr, total
+
+    @property
+    def lam(self) -> float:  # type: ignore[override]
+        """λ now (a read-back: for inspection, never used in the step)."""
+        return float(self.lam_t)
 
     @torch.no_grad()
     def after_backward(self, state: TrainState) -> None:
