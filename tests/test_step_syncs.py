@@ -253,3 +253,17 @@ def test_cuda_matmul_precision_is_set_for_training_and_restored():
     with T._matmul_precision(torch.device("cpu")):
         assert torch.get_float32_matmul_precision() == before
     assert torch.get_float32_matmul_precision() == before
+
+
+def test_l0_detached_expected_kept_by_foreach_equals_the_differentiable_one():
+    from lottery_lab.methods.hard_concrete import HardConcrete
+    from lottery_lab.methods.l0 import GatedNet
+    model = convnet()
+    mask = prune_lowest({n: p.abs() for n, p in model.named_parameters() if n in ones_like(model)},
+                        ones_like(model), 0.4)
+    net = GatedNet(model, mask, 0.3, HardConcrete(), 1)
+    with torch.no_grad():
+        for la in net._ms:
+            la.add_(torch.randn(la.shape, generator=torch.Generator().manual_seed(la.numel())))
+    for a, b in zip(net.expected_kept_now(), net.expected_kept()):
+        assert torch.equal(a, b.detach())
