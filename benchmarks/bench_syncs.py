@@ -10,7 +10,7 @@ The searches run on a pruned mask (round 2 and later: half of ResNet-20's weight
 with channels_last model and data, as the lottery runner sets them up. On the CPU SGD steps tensor by
 tensor (torch picks ``foreach`` only on CUDA), so a CUDA step dispatches fewer optimiser ops.
 
-    python benchmarks/bench_syncs.py [--width 0.25] [--batch 32] [--json]
+    python benchmarks/bench_syncs.py [--width 0.25] [--batch 32] [--device cpu] [--json]
 """
 
 from __future__ import annotations
@@ -42,11 +42,11 @@ CASES: list[tuple[str, str | None, dict]] = [
 ]
 
 
-def _setup(method: str | None, kw: dict, width: float, seed: int = 0):
+def _setup(method: str | None, kw: dict, width: float, seed: int = 0, device: str = "cpu"):
     """(module, masks, callbacks, param groups) of dense training or of ``method``'s search."""
     torch.manual_seed(seed)
     model = models.get("resnet20", input_shape=(3, 32, 32), num_classes=10, width=width)
-    model = model.to(memory_format=torch.channels_last)
+    model = model.to(device, memory_format=torch.channels_last)
     mask = ones_like(model)
     mask = prune_lowest({n: p.abs() for n, p in model.named_parameters() if n in mask}, mask, 0.5)
     if method is None:
@@ -60,12 +60,16 @@ def _setup(method: str | None, kw: dict, width: float, seed: int = 0):
     return search.module, masks, search.callbacks, search.param_groups
 
 
-def count_epoch(method: str | None, kw: dict, steps: int, batch: int, width: float) -> CountingMode:
-    """The counts of one epoch of ``steps`` batches (augmented, CPU generator) of the case's training."""
-    module, masks, callbacks, groups = _setup(method, kw, width)
+def count_epoch(method: str | None, kw: dict, steps: int, batch: int, width: float,
+                device: str = "cpu") -> CountingMode:
+    """The counts of one epoch of ``steps`` batches (augmented, CPU generator) of the case's training.
+
+    As in the lottery runner, the data live on ``device`` and the batch order's generator on the CPU.
+    """
+    module, masks, callbacks, groups = _setup(method, kw, width, device=device)
     g = torch.Generator().manual_seed(1)
-    X = torch.randn(steps * batch, 3, 32, 32, generator=g).contiguous(memory_format=torch.channels_last)
-    y = torch.randint(0, 10, (steps * batch,), generator=g)
+    X = torch.randn(steps * batch, 3, 32, 32, generator=g).to(device).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 10, (steps * batch,), generator=g).to(device)
     batches = Batches(X, y, batch, augment=True, generator=g)
     cfg = TrainConfig(epochs=1, batch_size=batch, progress=False)
     with CountingMode() as counts:
@@ -73,10 +77,10 @@ def count_epoch(method: str | None, kw: dict, steps: int, batch: int, width: flo
     return counts
 
 
-def per_step(method: str | None, kw: dict, steps: int, batch: int, width: float) -> dict:
+def per_step(method: str | None, kw: dict, steps: int, batch: int, width: float, device: str = "cpu") -> dict:
     """Ops and syncs per step (difference of an epoch of 2·steps and one of steps batches)."""
-    a = count_epoch(method, kw, steps, batch, width)
-    b = count_epoch(method, kw, 2 * steps, batch, width)
+    a = count_epoch(method, kw, steps, batch, width, device)
+    b = count_epoch(method, kw, 2 * steps, batch, width, device)
     kinds = {k: (b.syncs[k] - a.syncs[k]) / steps for k in set(a.syncs) | set(b.syncs)}
     ops = {k: (b.sync_ops[k] - a.sync_ops[k]) / steps for k in set(a.sync_ops) | set(b.sync_ops)}
     return {"ops": (b.n_ops - a.n_ops) / steps, "syncs": (b.n_syncs - a.n_syncs) / steps,
@@ -89,14 +93,16 @@ def main() -> None:
     parser.add_argument("--width", type=float, default=0.25, help="ResNet-20 width multiplier")
     parser.add_argument("--batch", type=int, default=32, help="batch size (counts do not depend on it)")
     parser.add_argument("--steps", type=int, default=2, help="steps of the shorter epoch")
+    parser.add_argument("--device", default="cpu", help="where model and data live (the generator stays on the CPU)")
     parser.add_argument("--json", action="store_true", help="print the table as JSON")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    rows = {label: per_step(method, kw, args.steps, args.batch, args.width) for label, method, kw in CASES}
+    rows = {label: per_step(method, kw, args.steps, args.batch, args.width, args.device)
+            for label, method, kw in CASES}
     if args.json:
         print(json.dumps(rows, indent=1))
         return
-    print(f"ResNet-20 width {args.width}, batch {args.batch}, CPU, torch {torch.__version__}; per step:")
+    print(f"ResNet-20 width {args.width}, batch {args.batch}, {args.device}, torch {torch.__version__}; per step:")
     print(f"{'case':<24} {'aten ops':>9} {'syncs':>6}  sync kinds (per step)")
     for label, r in rows.items():
         kinds = ", ".join(f"{k} {v:g}" for k, v in sorted(r["sync_kinds"].items())) or "-"

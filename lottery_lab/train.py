@@ -153,6 +153,7 @@ def make_optimizer(param_groups: Sequence[Mapping[str, Any]], config: TrainConfi
     groups = []
     for g in param_groups:
         g = dict(g)
+        g["params"] = [g["params"]] if isinstance(g["params"], torch.Tensor) else list(g["params"])
         g.setdefault("lr", config.lr)
         g.setdefault("weight_decay", config.weight_decay)
         g["initial_lr"] = g["lr"]
