@@ -8,9 +8,10 @@ left: forward, backward, callbacks, optimiser, masker, the batch iterator with a
 
 The searches run on a pruned mask (round 2 and later: half of ResNet-20's weights, the lowest |θ|),
 with channels_last model and data, as the lottery runner sets them up. On the CPU SGD steps tensor by
-tensor (torch picks ``foreach`` only on CUDA), so a CUDA step dispatches fewer optimiser ops.
+tensor (torch picks ``foreach`` only on CUDA), so a CUDA step dispatches fewer optimiser ops; ``--fused``
+counts with the fused SGD that lottery_lab uses on CUDA.
 
-    python benchmarks/bench_syncs.py [--width 0.25] [--batch 32] [--device cpu] [--json]
+    python benchmarks/bench_syncs.py [--width 0.25] [--batch 32] [--device cpu] [--fused] [--json]
 """
 
 from __future__ import annotations
@@ -88,25 +89,50 @@ def per_step(method: str | None, kw: dict, steps: int, batch: int, width: float,
             "per_epoch_syncs": a.n_syncs - (b.n_syncs - a.n_syncs)}
 
 
+def batches_copies(batch: int = 32, steps: int = 8) -> tuple[float, int]:
+    """Transfers by :class:`Batches` with a CPU generator and the data elsewhere (``meta`` stands in for
+    a GPU): (per batch, per epoch), from epochs of ``steps`` and ``2 steps`` batches."""
+    counts = []
+    for n in (steps, 2 * steps):
+        X = torch.zeros(n * batch, 3, 32, 32, device="meta")
+        y = torch.zeros(n * batch, dtype=torch.long, device="meta")
+        with CountingMode() as c:
+            for _ in Batches(X, y, batch, augment=True, generator=torch.Generator().manual_seed(0)):
+                pass
+        counts.append(sum(v for k, v in c.syncs.items() if k.startswith("copy")))
+    per_batch = (counts[1] - counts[0]) / steps
+    return per_batch, int(counts[0] - per_batch * steps)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--width", type=float, default=0.25, help="ResNet-20 width multiplier")
     parser.add_argument("--batch", type=int, default=32, help="batch size (counts do not depend on it)")
     parser.add_argument("--steps", type=int, default=2, help="steps of the shorter epoch")
     parser.add_argument("--device", default="cpu", help="where model and data live (the generator stays on the CPU)")
+    parser.add_argument("--fused", action="store_true",
+                        help="fused SGD as on CUDA (torch steps tensor by tensor on the CPU by default)")
     parser.add_argument("--json", action="store_true", help="print the table as JSON")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.fused:
+        import lottery_lab.train
+
+        lottery_lab.train._use_fused = lambda groups: True
     rows = {label: per_step(method, kw, args.steps, args.batch, args.width, args.device)
             for label, method, kw in CASES}
     if args.json:
         print(json.dumps(rows, indent=1))
         return
-    print(f"ResNet-20 width {args.width}, batch {args.batch}, {args.device}, torch {torch.__version__}; per step:")
+    print(f"ResNet-20 width {args.width}, batch {args.batch}, {args.device}, torch {torch.__version__}"
+          f"{', fused SGD' if args.fused else ''}; per step:")
     print(f"{'case':<24} {'aten ops':>9} {'syncs':>6}  sync kinds (per step)")
     for label, r in rows.items():
         kinds = ", ".join(f"{k} {v:g}" for k, v in sorted(r["sync_kinds"].items())) or "-"
         print(f"{label:<24} {r['ops']:>9g} {r['syncs']:>6g}  {kinds}")
+    per_batch, per_epoch = batches_copies(args.batch)
+    print(f"Batches, CPU generator, data on another device (meta): {per_batch:g} transfers per batch, "
+          f"{per_epoch} per epoch")
 
 
 if __name__ == "__main__":

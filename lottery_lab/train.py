@@ -148,6 +148,12 @@ def lr_factor(config: TrainConfig, step: int, total: int) -> float:
     return 1.0
 
 
+def _use_fused(groups: Sequence[Mapping[str, Any]]) -> bool:
+    """Fused optimiser kernels (one for the whole update) when every parameter is on CUDA, where torch's
+    default is ``foreach`` (several kernels per step); elsewhere torch's default."""
+    return bool(groups) and all(p.is_cuda for g in groups for p in g["params"])
+
+
 def make_optimizer(param_groups: Sequence[Mapping[str, Any]], config: TrainConfig) -> torch.optim.Optimizer:
     """SGD (with momentum) or Adam/AdamW over ``param_groups``; a group's own ``lr``/``weight_decay`` win."""
     groups = []
@@ -158,8 +164,7 @@ def make_optimizer(param_groups: Sequence[Mapping[str, Any]], config: TrainConfi
         g.setdefault("weight_decay", config.weight_decay)
         g["initial_lr"] = g["lr"]
         groups.append(g)
-    # fused: one kernel for the whole update on CUDA (torch's default there is foreach, several per step)
-    fused = {"fused": True} if all(p.is_cuda for g in groups for p in g["params"]) and groups else {}
+    fused = {"fused": True} if _use_fused(groups) else {}
     if config.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, **fused)
     cls = torch.optim.Adam if config.optimizer == "adam" else torch.optim.AdamW

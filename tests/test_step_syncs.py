@@ -267,3 +267,18 @@ def test_l0_detached_expected_kept_by_foreach_equals_the_differentiable_one():
             la.add_(torch.randn(la.shape, generator=torch.Generator().manual_seed(la.numel())))
     for a, b in zip(net.expected_kept_now(), net.expected_kept()):
         assert torch.equal(a, b.detach())
+
+
+def test_optimizers_are_fused_when_every_parameter_is_on_cuda(monkeypatch):
+    made = []
+    monkeypatch.setattr(T.torch.optim, "SGD", lambda groups, **kw: made.append((groups, kw)))
+    monkeypatch.setattr(T.torch.optim, "Adam", lambda groups, **kw: made.append((groups, kw)))
+
+    class OnCuda:
+        is_cuda = True
+
+    T.make_optimizer([{"params": iter([OnCuda(), OnCuda()])}], T.TrainConfig())
+    T.make_optimizer([{"params": [OnCuda()]}], T.TrainConfig(optimizer="adam"))
+    T.make_optimizer([{"params": [torch.zeros(2, requires_grad=True)]}], T.TrainConfig())
+    assert [kw.get("fused") for _, kw in made] == [True, True, None]
+    assert len(made[0][0][0]["params"]) == 2  # an iterator of parameters is read once, not consumed
