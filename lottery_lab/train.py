@@ -364,7 +364,7 @@ def train(
         bar = _progress(config.progress, total, state.step, f"{where}{phase}")
         t0 = time.perf_counter() - state.elapsed
         fresh_start = resume is None
-        full_batch: int | None = None
+        full_batch = 0
         try:
             while state.step < total:
                 epoch = state.step // steps_per_epoch
@@ -379,8 +379,9 @@ def train(
                 loss_sum = torch.zeros((), device=device)
                 n = 0
                 for xb, yb in it:
-                    # under compile a smaller last batch runs eagerly: a new batch size would recompile
-                    full_batch = len(xb) if full_batch is None else full_batch
+                    # under compile, a batch smaller than the largest seen (an epoch's last) runs eagerly:
+                    # a new batch size would recompile the forward
+                    full_batch = max(full_batch, len(xb))
                     net = forward if len(xb) == full_batch else model
                     factor = lr_factor(config, state.step, total)
                     for g in optimizer.param_groups:
