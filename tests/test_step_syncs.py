@@ -282,3 +282,32 @@ def test_optimizers_are_fused_when_every_parameter_is_on_cuda(monkeypatch):
     T.make_optimizer([{"params": [torch.zeros(2, requires_grad=True)]}], T.TrainConfig())
     assert [kw.get("fused") for _, kw in made] == [True, True, None]
     assert len(made[0][0][0]["params"]) == 2  # an iterator of parameters is read once, not consumed
+
+
+META_CASES = [("concave", {}), ("concave", {"target_density": 0.3}), ("l0", {}), ("l0", {"target_density": 0.3}),
+              ("cs", {}), ("edge_popup", {})]
+
+
+@pytest.mark.parametrize("method, kw", META_CASES, ids=[f"{m}{'-target' if kw else ''}" for m, kw in META_CASES])
+def test_a_search_step_keeps_every_tensor_on_the_models_device(method, kw):
+    """On ``meta`` (a stand-in for a GPU) mixing in a CPU tensor raises, as on CUDA."""
+    cpu_model = convnet()
+    mask = prune_lowest({n: p.abs() for n, p in cpu_model.named_parameters() if n in ones_like(cpu_model)},
+                        ones_like(cpu_model), 0.5)
+    model = convnet().to("meta")
+    mask = {n: m.to("meta") for n, m in mask.items()}
+    ctx = Context(1, torch.Generator().manual_seed(0), rewind_state=dict(model.state_dict()))
+    search = methods.get(method, **kw).search(model, mask, ctx)
+    state = T.TrainState(search.module, None, None, total_steps=10, steps_per_epoch=5)
+    for cb in search.callbacks:
+        if isinstance(cb, ScaledGrad):
+            cb._steps = [0.0] * len(cb.params)  # what on_train_start reads back (meta has no values)
+    x = torch.empty(4, 3, 8, 8, device="meta").contiguous(memory_format=torch.channels_last)
+    loss = torch.nn.functional.cross_entropy(search.module(x), torch.zeros(4, dtype=torch.long, device="meta"))
+    for cb in search.callbacks:
+        loss = cb.on_loss(state, loss)
+    loss.backward()
+    for cb in search.callbacks:
+        cb.after_backward(state)
+        cb.after_step(state)
+    assert all(t.device.type == "meta" for t in search.module.state_dict().values())

@@ -171,7 +171,8 @@ class Concave(Method):
         if self.target_density is None:
             callbacks = [_PenaltyProjection(ms, self._penalty, self.lam)]
         else:
-            relaxed.register_buffer("lam_t", torch.tensor(self.lam, dtype=torch.float64))
+            relaxed.register_buffer("lam_t", torch.tensor(self.lam, dtype=torch.float64,
+                                                           device=ms[0].device if ms else None))
             total = sum(m.numel() for m in ms)
             callbacks = [_DensityDrivenPenalty(ms, self._penalty, relaxed.lam_t, self.alpha, self.target_density,
                                                self.dual_lr, total)]
