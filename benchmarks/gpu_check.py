@@ -13,7 +13,9 @@ end says which failed, and the exit status is 1 if any did.
    resume inside the round; on the CPU the results must equal an uninterrupted run's, on a GPU (cuDNN,
    bf16) they are compared, not required equal.
 5. ``throughput``: images/s of dense training through ``lottery_lab.train.train`` and through a plain
-   hand-written loop, same model, batch, optimiser and autocast, each eager and with ``torch.compile``.
+   hand-written loop, same model, batch, optimiser and autocast, no augmentation, each eager and with
+   ``torch.compile`` (median of 3 timed passes after a warm-up one; on the CPU under ``--tiny`` the
+   numbers only show that the code runs).
 6. ``syncs``: ops and host–device syncs per step of dense training and every search
    (``bench_syncs``), with model and data on the device: any sync in the step fails the check.
 
@@ -160,6 +162,19 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _median_rate(run: Callable[[], object], size: dict, device: torch.device, repeats: int = 3) -> float:
+    """Images/s of ``run`` (``steps`` batches): one warm-up (and compile) call, the median of ``repeats``."""
+    run()
+    rates = []
+    for _ in range(repeats):
+        _sync(device)
+        t0 = time.perf_counter()
+        run()
+        _sync(device)
+        rates.append(size["steps"] * size["batch"] / (time.perf_counter() - t0))
+    return float(np.median(rates))
+
+
 def _model(size: dict, device: torch.device) -> torch.nn.Module:
     torch.manual_seed(0)
     model = models.get("resnet20", input_shape=(3, 32, 32), num_classes=10, width=size["width"])
@@ -167,16 +182,11 @@ def _model(size: dict, device: torch.device) -> torch.nn.Module:
 
 
 def images_per_s_library(size: dict, device: torch.device, X: torch.Tensor, y: torch.Tensor, compile: bool) -> float:
-    """Dense training through lottery_lab's loop: one warm-up (and compile) phase, then a timed one."""
+    """Dense training through lottery_lab's loop, a phase of ``steps`` steps per timed call."""
     model = _model(size, device)
     batches = data_lib.Batches(X, y, size["batch"], generator=torch.Generator().manual_seed(0), drop_last=True)
     cfg = TrainConfig(iterations=size["steps"], batch_size=size["batch"], lr=0.05, compile=compile, progress=False)
-    train(model, batches, cfg)
-    _sync(device)
-    t0 = time.perf_counter()
-    train(model, batches, cfg)
-    _sync(device)
-    return size["steps"] * size["batch"] / (time.perf_counter() - t0)
+    return _median_rate(lambda: train(model, batches, cfg), size, device)
 
 
 def images_per_s_plain(size: dict, device: torch.device, X: torch.Tensor, y: torch.Tensor, compile: bool) -> float:
@@ -197,12 +207,7 @@ def images_per_s_plain(size: dict, device: torch.device, X: torch.Tensor, y: tor
             loss.backward()
             opt.step()
 
-    epoch()
-    _sync(device)
-    t0 = time.perf_counter()
-    epoch()
-    _sync(device)
-    return size["steps"] * b / (time.perf_counter() - t0)
+    return _median_rate(epoch, size, device)
 
 
 def check_throughput(size: dict, device_name: str, root: Path) -> str:
