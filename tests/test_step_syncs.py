@@ -255,18 +255,27 @@ def test_cuda_matmul_precision_is_set_for_training_and_restored():
     assert torch.get_float32_matmul_precision() == before
 
 
-def test_l0_detached_expected_kept_by_foreach_equals_the_differentiable_one():
+def test_l0_gates_and_expected_density_by_foreach_equal_the_per_layer_formulas():
     from lottery_lab.methods.hard_concrete import HardConcrete
     from lottery_lab.methods.l0 import GatedNet
     model = convnet()
     mask = prune_lowest({n: p.abs() for n, p in model.named_parameters() if n in ones_like(model)},
                         ones_like(model), 0.4)
-    net = GatedNet(model, mask, 0.3, HardConcrete(), 1)
+    hc = HardConcrete()
+    net = GatedNet(model, mask, 0.3, hc, 1)
     with torch.no_grad():
         for la in net._ms:
             la.add_(torch.randn(la.shape, generator=torch.Generator().manual_seed(la.numel())))
-    for a, b in zip(net.expected_kept_now(), net.expected_kept()):
-        assert torch.equal(a, b.detach())
+    for a, la, s in zip(net.expected_kept(), net._ms, net.support):
+        assert torch.equal(a, (torch.sigmoid(la - hc.beta * math.log(-hc.gamma / hc.zeta)) * s).sum())
+    outs = []
+    for fused in (True, False):
+        torch.manual_seed(5)
+        gates = net._sampled_gates() if fused else [hc.sample(la) for la in net._ms]
+        grads = torch.autograd.grad(sum((g * g).sum() for g in gates), net._ms)
+        outs.append((gates, grads))
+    for a, b in zip(outs[0][0] + list(outs[0][1]), outs[1][0] + list(outs[1][1])):
+        assert torch.equal(a, b)
 
 
 def test_optimizers_are_fused_when_every_parameter_is_on_cuda(monkeypatch):

@@ -48,21 +48,30 @@ class GatedNet(RelaxedMaskNet):
     def gates(self) -> list[torch.Tensor]:
         """Sampled gates in training mode, deterministic gates in evaluation mode."""
         if self.training:
-            return [self.hc.sample(la) for la in self._ms]
+            return self._sampled_gates()
         return [self.hc.deterministic(la) for la in self._ms]
+
+    def _sampled_gates(self) -> list[torch.Tensor]:
+        """:meth:`HardConcrete.sample` of every layer's gates, the arithmetic as ``_foreach`` ops: the
+        same draws (one ``rand`` per layer, in order) and the same values, a tenth of the kernels."""
+        hc, las = self.hc, self._ms
+        us = [torch.rand(la.shape, device=la.device, dtype=la.dtype) for la in las]
+        torch._foreach_clamp_min_(us, 1e-6)
+        torch._foreach_clamp_max_(us, 1 - 1e-6)
+        logits = torch._foreach_sub(torch._foreach_log(us), torch._foreach_log1p(torch._foreach_neg(us)))
+        s = torch._foreach_sigmoid(torch._foreach_div(torch._foreach_add(logits, las), hc.beta))
+        z = torch._foreach_add(torch._foreach_mul(s, hc.zeta - hc.gamma), hc.gamma)
+        return list(torch._foreach_clamp_max(torch._foreach_clamp_min(z, 0.0), 1.0))
 
     def effective_weights(self) -> dict[str, torch.Tensor]:
         return dict(zip(self.names, torch._foreach_mul(self._thetas, self.gates())))
 
     def expected_kept(self) -> list[torch.Tensor]:
-        """Σ P(z ≠ 0) over the kept weights of each layer (differentiable in log α)."""
-        return [(self.hc.prob_nonzero(la) * s).sum() for la, s in zip(self._ms, self.support)]
+        """Σ P(z ≠ 0) over the kept weights of each layer (differentiable in log α).
 
-    @torch.no_grad()
-    def expected_kept_now(self) -> list[torch.Tensor]:
-        """:meth:`expected_kept`, detached, by three ``_foreach`` ops and a sum per layer (the same values)."""
+        :meth:`HardConcrete.prob_nonzero` as ``_foreach`` ops (the same values)."""
         shift = self.hc.beta * math.log(-self.hc.gamma / self.hc.zeta)
-        probs = torch._foreach_sigmoid(torch._foreach_sub([la.detach() for la in self._ms], shift))
+        probs = torch._foreach_sigmoid(torch._foreach_sub(self._ms, shift))
         return [p.sum() for p in torch._foreach_mul(probs, self.support)]
 
     @torch.no_grad()
@@ -92,8 +101,8 @@ class _GateObjective(Callback):
     def __init__(self, net: GatedNet, lam: float, multipliers: DensityMultipliers | None, sizes: torch.Tensor):
         self.net, self.lam, self.multipliers, self.sizes = net, lam, multipliers, sizes
 
-    def _densities(self, kept: list[torch.Tensor] | None = None) -> torch.Tensor:
-        kept = torch.stack(self.net.expected_kept() if kept is None else kept)
+    def _densities(self) -> torch.Tensor:
+        kept = torch.stack(self.net.expected_kept())
         if self.multipliers is not None and len(self.multipliers.groups) == len(kept):
             return kept / self.sizes
         return kept.sum().reshape(1) / self.sizes.sum()
@@ -104,9 +113,10 @@ class _GateObjective(Callback):
             return loss + self.lam * d.sum()
         return loss + self.multipliers.lagrangian_term(d)
 
+    @torch.no_grad()
     def after_step(self, state: TrainState) -> None:
         if self.multipliers is not None:
-            self.multipliers.step(self._densities(self.net.expected_kept_now()))
+            self.multipliers.step(self._densities())
 
 
 @register
