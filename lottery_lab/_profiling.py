@@ -6,7 +6,9 @@ depends on the data (``nonzero``, boolean-mask indexing, ``masked_select``, ``un
 back; a tensor made from Python data (``torch.tensor``, ``torch.as_tensor`` of numbers) is a
 host-to-device copy once the run is on a GPU; and a copy between two devices is a transfer. Counting
 them on the CPU is therefore a faithful stand-in for ``torch.cuda.set_sync_debug_mode`` (which needs
-CUDA), and :class:`CountingMode` is what the benchmarks and the no-sync test both use.
+CUDA), and :class:`CountingMode` is what the benchmarks and the no-sync test both use. Count on the
+CPU: ``torch.tensor(data, device=...)`` builds its tensor below the dispatcher, so with a device
+other than the CPU the copy it makes is not seen (on the CPU it shows as ``lift_fresh``).
 
 Example
 -------
@@ -61,7 +63,7 @@ def sync_kind(func: Any, args: tuple, kwargs: dict) -> str | None:
             src, dst = _device(args[0]), kwargs.get("device")
         else:
             dst, src = _device(args[0]), _device(args[1])
-        if src is not None and dst is not None and torch.device(dst) != src:
+        if src is not None and dst is not None and torch.device(dst).type != src.type:
             return f"copy {src.type}->{torch.device(dst).type}"
     return None
 
