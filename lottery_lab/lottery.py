@@ -141,7 +141,8 @@ class LotteryConfig:
         return cls(**d)
 
     def hashed_fields(self) -> dict[str, Any]:
-        """The fields that define the run and differ from their defaults (method defaults dropped too)."""
+        """The fields that define the run and differ from their defaults; ``method_kw`` as
+        :func:`lottery_lab.methods.hashed_kwargs` resolves it (a changed method default changes it)."""
         out = {}
         for f in fields(self):
             if f.name in NOT_HASHED:
@@ -149,8 +150,7 @@ class LotteryConfig:
             value = getattr(self, f.name)
             default = f.default_factory() if f.default_factory is not MISSING else f.default
             if f.name == "method_kw":
-                method_defaults = methods.defaults(self.method)
-                value = {k: v for k, v in value.items() if k not in method_defaults or method_defaults[k] != v}
+                value = methods.hashed_kwargs(self.method, value)
             if f.name == "milestones":
                 value, default = list(value), list(default)
             if value != default:
@@ -161,7 +161,9 @@ class LotteryConfig:
         """10 hex digits of SHA-256 over :meth:`hashed_fields` (and custom data's fingerprint).
 
         Fields at their defaults are left out (as in OpenLTH), so adding a field with a default keeps
-        old run directories valid.
+        old run directories valid; a method's arguments are hashed as resolved, less its recorded
+        :attr:`~lottery_lab.methods.Method.hash_baseline`, so changing a method default moves its runs
+        to new folders instead of silently reusing results computed under the old default.
         """
         payload = self.hashed_fields()
         if data_fingerprint is not None:
@@ -316,7 +318,8 @@ class _Run:
     def find_mask(self, r: int, prev_mask) -> tuple[dict, float]:
         """The method's mask for round r from round r − 1's ticket (now in ``self.model``)."""
         ctx = methods.Context(r, _generator(self.config.seed, "prune", r),
-                              rewind_state=self.store.load(0, "rewind.pt"), data=self.ds)
+                              rewind_state=self.store.load(0, "rewind.pt"), data=self.ds,
+                              carry=self.store.load(r - 1, "carry.pt") if r > 1 else None)
         t0 = time.perf_counter()
         search = self.method.search(self.model, prev_mask, ctx)
         wall = 0.0
@@ -333,10 +336,16 @@ class _Run:
             wall = res.elapsed
             t0 = time.perf_counter()
         mask = self.method.prune(self.model, prev_mask, ctx, search)
-        _check_mask(self.config.method, r, mask, prev_mask)
+        _check_mask(self.config.method, r, mask, prev_mask, self.method.revives)
         scores = self.method.scores(search)
         if scores is not None:
             self.store.save(r, "scores.pt", scores)
+        found = self.method.found_network(search, mask)
+        if found is not None:  # a strong ticket: the network the search found, BatchNorm statistics included
+            self.store.save(r, "found.pt", found)
+        carry = self.method.carry_state(search)
+        if carry is not None:  # the next round's search continues from it
+            self.store.save(r, "carry.pt", carry)
         return mask, wall + time.perf_counter() - t0
 
     def round(self, r: int) -> dict:
@@ -350,20 +359,25 @@ class _Run:
             store.save(r, "mask.pt", mask)
             phases = {"search": {"wall_s": wall}}
             store.save_json(r, "phases.json", phases)
+            store.remove(r - 1, "carry.pt")  # spent: round r's search is on disk (a no-op for most methods)
         theta_k = store.load(0, "rewind.pt")
         weights = store.load(r, "weights.pt") if "train" in phases else None
         if weights is None:
-            masks_lib.rewind(self.model, self.method.ticket_state(theta_k, mask), mask)
+            found = None if self.method.retrain else store.load(r, "found.pt")
+            start = found if found is not None else self.method.ticket_state(theta_k, mask)
+            masks_lib.rewind(self.model, start, mask)
             if self.method.retrain:
                 result = self.fit(self.model, r, "train", mask, start_step=self.config.rewind_iter)
                 train_loss, wall = result.train_loss, result.elapsed
-            else:  # a strong ticket is evaluated as found
+            else:  # a strong ticket is evaluated as found: its weights and BatchNorm statistics
                 train_loss = evaluate(self.model, self.ds.X_train, self.ds.y_train, amp=self.config.amp)[1]
                 wall = 0.0
             acc, loss = self.evaluate(self.model)
             phases["train"] = {"test_acc": acc, "test_loss": loss, "train_loss": train_loss, "wall_s": wall}
             store.save(r, "weights.pt", self.model.state_dict())
             store.save_json(r, "phases.json", phases)
+            if found is not None:  # weights.pt now holds the found network
+                store.remove(r, "found.pt")
         else:
             self.model.load_state_dict(weights)
         row = dict(phases["train"])
@@ -391,14 +405,14 @@ class _Run:
         return row
 
 
-def _check_mask(method: str, r: int, mask, prev_mask) -> None:
+def _check_mask(method: str, r: int, mask, prev_mask, revives: bool = False) -> None:
     if set(mask) != set(prev_mask):
         raise ValueError(f"method {method!r} returned a mask over {sorted(mask)}, expected {sorted(prev_mask)}")
     for name, m in mask.items():
         if m.dtype != torch.bool or m.shape != prev_mask[name].shape:
             raise ValueError(f"method {method!r}: mask {name!r} must be a bool tensor of shape "
                              f"{tuple(prev_mask[name].shape)}, got {m.dtype} {tuple(m.shape)}")
-        if bool((m & ~prev_mask[name].bool()).any()):
+        if not revives and bool((m & ~prev_mask[name].bool()).any()):
             raise ValueError(f"method {method!r} revived pruned weights of {name!r} in round {r}")
         if not bool(m.any()):
             warnings.warn(f"round {r}: method {method!r} pruned every weight of {name!r}; "

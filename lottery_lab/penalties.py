@@ -20,6 +20,11 @@ name       R(x), with t = |x|                                          parameter
 ρ_a(t) = (a+1)t/(a+t) is the transformed ℓ1 of Zhang & Xin; its slope at 0 is (a+1)/a, so a weight
 λ_ZX on ρ_a equals λ = λ_ZX·(a+1)/a here.
 
+MCP's ``gamma`` is the *knee*, the point where the penalty turns flat, which in Zhang's (2010)
+parametrisation ρ(t; λ, γ) = λt − t²/(2γ) up to γλ is the product γλ, not his shape parameter γ > 1:
+λ·R(t; gamma) here equals Zhang's ρ(t; λ, γ) with γ = gamma/λ, and his condition γ > 1 reads
+gamma > λ (the prox handles either case).
+
 Example
 -------
 >>> from lottery_lab import penalties
@@ -306,7 +311,11 @@ class SCAD(Penalty):
 
 
 class MCP(Penalty):
-    """Minimax concave penalty (Zhang) with knee ``gamma``: |x| − x²/(2γ) up to γ, then γ/2."""
+    """Minimax concave penalty (Zhang) with knee ``gamma``: |x| − x²/(2γ) up to γ, then γ/2.
+
+    ``gamma`` is Zhang's γλ (where his penalty turns flat), not his shape parameter γ > 1: with weight
+    λ this is his MCP with shape gamma/λ.
+    """
 
     name, _param_names, _defaults = "mcp", ("gamma",), {"gamma": 0.5}
 

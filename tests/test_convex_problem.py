@@ -72,7 +72,86 @@ def test_lipschitz_is_an_upper_bound_on_the_hessian():
 
 
 def test_gamma_is_zero_when_d_exceeds_n_without_ridge():
-    assert _problem(8, n=5, d=8).gamma == pytest.approx(0.0, abs=1e-12)
+    assert _problem(8, n=5, d=8).gamma == 0.0
+
+
+def _sigma_prime_closed_form(t: np.ndarray) -> np.ndarray:
+    """σ'(t) = e^{−|t|} / (1 + e^{−|t|})², exact to rounding for every t."""
+    e = np.exp(-np.abs(t))
+    return e / (1.0 + e) ** 2
+
+
+def test_sigmoid_prime_is_accurate_where_one_minus_sigma_rounds():
+    # for t ≈ 33–37, σ(t) is within a few ulps of 1 and s(1 − s) is off by up to a factor 2
+    t = np.concatenate([np.linspace(-45, 45, 9001), np.linspace(33, 37, 4001), [700.0, -700.0]])
+    np.testing.assert_allclose(sigmoid_prime(t), _sigma_prime_closed_form(t), rtol=1e-13, atol=0)
+
+
+def test_gamma_uses_an_accurate_sigma_prime_at_a_large_margin_bound():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 3))
+    theta = np.array([1.0, -0.5, 2.0])
+    M = 36.7368  # where s(1 − s) is twice σ'
+    theta *= M / np.abs(X * theta).sum(axis=1).max()
+    prob = convex.MaskProblem(X, rng.integers(0, 2, 300), theta)
+    assert prob.margin_bound == pytest.approx(M, rel=1e-12)
+    A = X * theta
+    expect = _sigma_prime_closed_form(prob.margin_bound) * np.linalg.eigvalsh(A.T @ A / 300)[0]
+    assert prob.gamma == pytest.approx(expect, rel=1e-9)
+
+
+def _rank_deficient_design(kind: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """X and θ whose (1/n) D_θ XᵀX D_θ is singular by construction."""
+    n, d = int(rng.integers(20, 200)), int(rng.integers(3, 12))
+    X, theta = rng.standard_normal((n, d)), rng.standard_normal(d)
+    if kind == "duplicated":
+        X[:, 1], theta[1] = X[:, 0], theta[0]
+    elif kind == "parallel":
+        X[:, 1] = rng.uniform(0.1, 10) * X[:, 0]
+    elif kind == "n < d":
+        X = X[: int(rng.integers(1, d))]
+    else:  # a zero weight: its column of A vanishes
+        theta[int(rng.integers(d))] = 0.0
+    return X, theta
+
+
+@pytest.mark.parametrize("kind", ["duplicated", "parallel", "n < d", "zero theta"])
+def test_gamma_certifies_nothing_from_a_singular_design(kind):
+    # eigvalsh returns λ_min ≈ ±1e-16 for these; a positive one must not count as strong convexity
+    rng = np.random.default_rng(["duplicated", "parallel", "n < d", "zero theta"].index(kind))
+    for _ in range(40):
+        X, theta = _rank_deficient_design(kind, rng)
+        y = rng.integers(0, 2, X.shape[0])
+        assert convex.MaskProblem(X, y, theta).gamma == 0.0
+        assert convex.MaskProblem(X, y, theta, ridge=0.01).gamma == 0.01
+
+
+def test_no_exact_recovery_is_certified_when_a_duplicated_feature_splits_the_minimiser():
+    # x_2 duplicates x_1 with equal θ, so F depends on m_1 + m_2 only: every split of the pair is an
+    # exact minimiser when one is.  λ is chosen so that m_ref = (1, 1, 0) satisfies the first-order
+    # conditions of the convex ℓ1 problem exactly.
+    rng = np.random.default_rng(12)
+    n = 400
+    X = rng.standard_normal((n, 3))
+    X[:, 2] = X[:, 1]
+    theta = np.array([2.0, 1.0, 1.0])
+    y = np.where(rng.random(n) < 1 / (1 + np.exp(-X @ np.array([2.0, 1.0, 0.0]))), 1.0, -1.0)
+    prob = convex.MaskProblem(X, y, theta)
+    a, b = np.array([1.0, 1.0, 0.0]), np.array([1.0, 0.0, 1.0])
+    g = prob.grad(a)
+    assert g[0] <= g[1] < 0 and g[1] == g[2]
+    lam = -g[1]
+
+    def F(m):  # the ℓ1 objective, written out
+        return np.mean(np.log1p(np.exp(-y * (X @ (m * theta))))) + lam * m.sum()
+
+    # both are exact minimisers (no cvxpy solution is lower) and they threshold to different masks
+    f_ref = F(convex.solve_cvxpy(prob, "l1", lam).m)
+    assert F(a) == F(b) and F(a) <= f_ref + 1e-9
+    assert not np.array_equal(a > 0.5, b > 0.5)
+    res = convex.mask_error_bound(prob, "l1", lam, a)
+    assert res.residual == 0.0  # a is stationary ...
+    assert res.gamma == 0.0 and res.bound == np.inf and not res.certifies_exact  # ... but not unique
 
 
 X3, Y3, T3 = np.ones((3, 2)), np.array([0, 1, 1]), np.ones(2)

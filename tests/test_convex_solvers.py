@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from scipy.optimize import brentq
 
 from lottery_lab import convex, penalties
 from lottery_lab.convex.baselines import fit_dense_theta
@@ -50,6 +51,7 @@ def test_log_pgd_is_stationary_and_no_worse_than_reweighted_l1(seed):
     rw = convex.solve_cvxpy(prob, P, lam)
     assert pgd.converged and rw.converged
     assert convex.stationarity_gap(prob, P, lam, pgd.m) <= 1e-6
+    assert convex.stationarity_residual(prob, P, lam, pgd.m) <= 1e-8
     assert pgd.objective <= rw.objective + 1e-6 * abs(rw.objective)
     # both are monotone descent methods
     assert np.all(np.diff(pgd.history) <= 1e-12)
@@ -61,6 +63,45 @@ def test_stationarity_gap_is_positive_away_from_stationary_points():
     P = penalties.get("log", eps=0.1)
     assert convex.stationarity_gap(prob, P, lam, np.full(prob.d, 0.5)) > 1e-4
     assert convex.stationarity_gap(prob, "l1", lam, convex.solve_cvxpy(prob, "l1", lam).m) <= 1e-7
+
+
+def _residual_by_hand(prob, lam, eps, m):
+    """‖m − clip(m − ∇L(m) − λ ε/(ε + m), 0, 1)‖ for the log penalty, ∇L from its formula."""
+    z = prob.y * (prob.X @ (m * prob.theta))
+    grad_L = -(prob.X * prob.theta).T @ (prob.y / (1 + np.exp(z))) / prob.n + prob.ridge * m
+    return np.linalg.norm(m - np.clip(m - grad_L - lam * eps / (eps + m), 0, 1))
+
+
+def test_stationarity_residual_is_first_order_and_the_gap_second_order():
+    D = convex.data.synthetic(300, 6, 2, seed=21, snr=0.5)
+    prob = convex.MaskProblem(D.X, D.y, D.theta, ridge=0.5)  # the optimum sits inside the box
+    P, lam = penalties.get("log", eps=0.1), 0.01
+    m_star = convex.solve_pgd(prob, P, lam, tol=1e-13).m
+    free = (m_star > 0.05) & (m_star < 0.95)
+    assert free.sum() >= 2
+    v = np.where(free, 1.0, 0.0) / np.sqrt(free.sum())
+    res, gap = {}, {}
+    for delta in (3e-2, 3e-3):
+        m = m_star + delta * v
+        res[delta] = convex.stationarity_residual(prob, P, lam, m)
+        gap[delta] = convex.stationarity_gap(prob, P, lam, m)
+        assert res[delta] == pytest.approx(_residual_by_hand(prob, lam, 0.1, m), rel=1e-10)
+    assert 8 < res[3e-2] / res[3e-3] < 12.5  # linear in the distance
+    assert 60 < gap[3e-2] / gap[3e-3] < 160  # quadratic in the distance
+    assert convex.stationarity_residual(prob, P, lam, m_star) <= 1e-10
+
+
+def test_both_certificates_vanish_at_a_strict_local_maximum():
+    # d = 1, every label +1, θ = 1: F(m) = log(1 + e^{-m}) + λ ε log(1 + m/ε) rises from 0, then falls
+    prob = convex.MaskProblem(np.ones((1, 1)), np.ones(1), np.ones(1))
+    eps, lam = 0.05, 1.0
+    P = penalties.get("log", eps=eps)
+    dF = lambda t: -1 / (1 + np.exp(t)) + lam * eps / (eps + t)  # noqa: E731
+    m = np.array([brentq(dF, 0.0, 1.0, xtol=1e-15)])
+    F = lambda t: np.log1p(np.exp(-t)) + lam * eps * np.log1p(t / eps)  # noqa: E731
+    assert F(m[0]) > max(F(m[0] - 1e-3), F(m[0] + 1e-3))  # a strict local maximum
+    assert convex.stationarity_residual(prob, P, lam, m) <= 1e-12
+    assert convex.stationarity_gap(prob, P, lam, m) <= 1e-9
 
 
 @pytest.mark.parametrize("penalty", ["l1", "log", penalties.get("tl1", a=0.5), penalties.get("mcp", gamma=0.8)])
@@ -99,8 +140,9 @@ def test_bad_lam_raises_value_error(small, lam, match):
 
 @pytest.mark.parametrize("penalty,match", [("nope", "unknown penalty 'nope'"), ("l0", "penalty 'l0'")])
 def test_bad_penalty_raises_value_error(small, penalty, match):
-    for fn in (convex.solve_pgd, convex.solve_cvxpy, convex.stationarity_gap):
-        args = (small, penalty, 0.1) + ((np.ones(small.d),) if fn is convex.stationarity_gap else ())
+    point_fns = (convex.stationarity_gap, convex.stationarity_residual)
+    for fn in (convex.solve_pgd, convex.solve_cvxpy) + point_fns:
+        args = (small, penalty, 0.1) + ((np.ones(small.d),) if fn in point_fns else ())
         with pytest.raises(ValueError, match=match):
             fn(*args)
 
@@ -112,6 +154,10 @@ def test_bad_start_and_point_raise_value_error(small):
         convex.solve_pgd(small, "l1", 0.1, m0=np.ones(small.d + 1))
     with pytest.raises(ValueError, match="^m "):
         convex.stationarity_gap(small, "l1", 0.1, -np.ones(small.d))
+    with pytest.raises(ValueError, match="^m "):
+        convex.stationarity_residual(small, "l1", 0.1, np.ones(small.d + 1))
+    with pytest.raises(ValueError, match="^lam .*single"):
+        convex.stationarity_residual(small, "l1", np.array([0.1, 0.2]), np.ones(small.d))
     with pytest.raises(ValueError, match="^tol "):
         convex.solve_pgd(small, "l1", 0.1, tol=-1.0)
     with pytest.raises(ValueError, match="^max_iter "):

@@ -78,6 +78,56 @@ def test_hash_ignores_defaults_and_bookkeeping_fields():
     assert len(base.short_hash()) == 10
 
 
+#: short hashes computed before method hashing resolved the arguments (commit c503f33): these runs'
+#: folders must stay where they are
+PINNED_HASHES = [
+    (dict(), "44136fa355"),
+    (dict(method="concave", method_kw={"lam": 1e-4}), "50e4bfa480"),
+    (dict(method="l0", method_kw={"per_layer": True, "target_density": 0.1}), "eb4fd7a8d1"),
+    (dict(model="mlp", model_kw={"width": 0.5}, data_kw={"split": "val"}), "51da7c1273"),
+    (dict(rewind_iter=100, seed=3, method_kw={"prune_fraction": 0.3}), "b1b4769d7a"),
+    (dict(method="rvsm"), "b6fcb90934"),
+    (dict(method="synflow", method_kw={"prune_fraction": 0.5}), "7f5cdb1eff"),
+]
+
+
+@pytest.mark.parametrize("kw, expected", PINNED_HASHES)
+def test_hashes_of_configs_whose_method_defaults_did_not_change_are_pinned(kw, expected):
+    assert LotteryConfig(**kw).short_hash() == expected
+
+
+def test_changed_method_defaults_change_the_hash():
+    # cs's defaults changed (the reference's), snip's and edge_popup's gained arguments that change
+    # what they compute: their old folders (hashes before the change) must not be reused
+    assert LotteryConfig(method="cs").short_hash() != "450ca7f343"
+    assert LotteryConfig(method="snip").short_hash() != "64fea956c2"
+    assert LotteryConfig(method="edge_popup", method_kw={"keep": 0.3}, model="resnet20",
+                         data="cifar10").short_hash() != "ca44d612e3"
+
+    def toy(default):
+        class Toy(methods.Method):
+            name = "toy-default"
+            hash_baseline = {"a": 1}
+
+            def __init__(self, a: int = default):
+                self.a = a
+
+            def prune(self, model, mask, ctx, search=None):
+                return mask
+        return Toy
+
+    try:
+        methods.register(toy(1))
+        old = LotteryConfig(method="toy-default").short_hash()
+        assert LotteryConfig(method="toy-default", method_kw={"a": 1}).short_hash() == old
+        methods.register(toy(2))                                   # the default changes
+        assert LotteryConfig(method="toy-default").short_hash() != old
+        assert LotteryConfig(method="toy-default", method_kw={"a": 1}).short_hash() == old
+        assert LotteryConfig(method="toy-default").hashed_fields()["method_kw"] == {"a": 2}
+    finally:
+        methods.base._REGISTRY.pop("toy-default")
+
+
 def test_config_round_trips_through_a_dict_and_carries_help():
     c = LotteryConfig(method="concave", method_kw={"lam": 1e-4}, milestones=(0.3,), out_dir=None)
     assert LotteryConfig.from_dict(c.to_dict()) == c

@@ -25,11 +25,12 @@ def ctx(r=1, seed=0):
 def test_registry_lists_and_builds_methods():
     assert {"imp", "random", "concave"} <= set(methods.names())
     assert methods.get("imp").prune_fraction == 0.2
-    assert methods.get("imp", prune_fraction=0.5).kwargs() == {"prune_fraction": 0.5}
+    assert methods.get("imp", prune_fraction=0.5).kwargs() == {"prune_fraction": 0.5, "scheme": "global",
+                                                               "layer_rates": None}
     assert methods.defaults("concave")["penalty"] == "log"
     with pytest.raises(ValueError, match="method='lth'.*imp.*random.*concave"):
         methods.get("lth")
-    with pytest.raises(TypeError, match="frac.*accepts: prune_fraction"):
+    with pytest.raises(TypeError, match="frac.*accepts: prune_fraction, scheme, layer_rates"):
         methods.get("imp", frac=0.3)
 
 
@@ -107,6 +108,62 @@ def test_imp_densities_follow_the_geometric_schedule():
         kept -= round(0.2 * kept)
         assert masks.count(mask)[0] == kept
         assert masks.density(mask) == pytest.approx(0.8 ** r, abs=r / total)
+
+
+def numpy_lowest(weights, mask, names, n):
+    """Prune the ``n`` kept weights of smallest |w| among layers ``names`` (a numpy sort)."""
+    out = {k: mask[k].numpy().copy() for k in mask}
+    flat_w = np.concatenate([np.abs(weights[k].detach().numpy()).ravel() for k in names])
+    flat_m = np.concatenate([out[k].ravel() for k in names])
+    alive = np.flatnonzero(flat_m)
+    flat_m[alive[np.argsort(flat_w[alive], kind="stable")[:n]]] = False
+    i = 0
+    for k in names:
+        size = out[k].size
+        out[k] = flat_m[i:i + size].reshape(out[k].shape)
+        i += size
+    return out
+
+
+@pytest.mark.parametrize("kw, output_rate", [
+    (dict(scheme="open_lth"), 0.0),
+    (dict(scheme="frankle_carbin"), 0.15),
+    (dict(layer_rates={"2.weight": 0.5}), 0.5),
+    (dict(scheme="open_lth", layer_rates={"output": 0.1}), 0.1),
+])
+def test_imp_layer_rates_prune_their_own_layer_and_keep_the_density_schedule(kw, output_rate):
+    model = net()
+    weights = dict(model.named_parameters())
+    mask = masks.ones_like(model)
+    mask["2.weight"][0, :6] = False                      # the output layer lost some weights before
+    imp = methods.get("imp", prune_fraction=0.3, **kw)
+    got = imp.prune(model, mask, ctx())
+    kept_out, kept_all = int(mask["2.weight"].sum()), masks.count(mask)[0]
+    n_out = round(output_rate * kept_out)
+    ref = numpy_lowest(weights, mask, ["2.weight"], n_out)
+    ref = numpy_lowest(weights, {k: torch.from_numpy(v) for k, v in ref.items()}, ["0.weight"],
+                       round(0.3 * kept_all) - n_out)
+    for k in mask:
+        np.testing.assert_array_equal(got[k].numpy(), ref[k])
+    assert masks.count(got)[0] == kept_all - round(0.3 * kept_all)   # the schedule (1 - p)^r holds
+    if output_rate == 0.0:
+        assert torch.equal(got["2.weight"], mask["2.weight"])        # never pruned
+
+
+def test_imp_default_scheme_is_the_global_ranking_and_bad_rates_are_named():
+    model = net()
+    mask = masks.ones_like(model)
+    default = methods.get("imp").prune(model, mask, ctx())
+    ref = numpy_global_magnitude(dict(model.named_parameters()), mask, 0.2)
+    assert all(np.array_equal(default[k].numpy(), ref[k]) for k in mask)
+    with pytest.raises(ValueError, match="scheme='openlth'.*global, open_lth, frankle_carbin"):
+        methods.get("imp", scheme="openlth")
+    with pytest.raises(ValueError, match=r"layer_rates\['fc'\]=1.0.*\[0, 1\)"):
+        methods.get("imp", layer_rates={"fc": 1.0})
+    with pytest.raises(TypeError, match="layer_rates"):
+        methods.get("imp", layer_rates=[0.1])
+    with pytest.raises(ValueError, match="fc.weight: not layers of this mask.*0.weight, 2.weight"):
+        methods.get("imp", layer_rates={"fc.weight": 0.0}).prune(model, mask, ctx())
 
 
 def test_random_control_matches_imp_densities_but_not_its_masks():

@@ -84,12 +84,13 @@ def test_rvsm_gradient_is_loss_gradient_plus_coupling():
 
 # -------------------------------------------------------------------------------------------- cs
 
-def test_cs_ticket_is_positive_scores_and_temperature_anneals():
+def test_cs_reset_variant_ticket_is_positive_scores_and_temperature_anneals():
     model = net()
     mask = masks.ones_like(model)
     mask["0.weight"][:, :3] = False
     masks.apply(model, mask)
-    method = methods.get("cs", lam=1.0, final_temperature=50.0, s_init=0.05, mask_lr=0.05)
+    method = methods.get("cs", lam=1.0, final_temperature=50.0, s_init=0.05, mask_lr=0.05, carry="reset",
+                         layers="all", rescale=False, reduction="mean", scale_free=True)
     search = method.search(model, mask, ctx())
     X, y, _, _ = tiny()
     from lottery_lab.data import Batches
@@ -109,7 +110,118 @@ def test_cs_ticket_is_positive_scores_and_temperature_anneals():
     ticket = method.prune(model, mask, ctx(), search)
     for n in mask:
         assert torch.equal(ticket[n], (s[n] > 0) & mask[n])
-    assert not ticket["0.weight"][:, :3].any()
+    assert not ticket["0.weight"][:, :3].any() and not method.revives
+
+
+def test_cs_soft_mask_is_rescaled_by_one_over_sigmoid_s0_and_penalty_is_the_sum():
+    model = net().double()
+    mask = masks.ones_like(model)
+    s0, lam = 0.0, 1e-3
+    method = methods.get("cs", s_init=s0, lam=lam, layers="all")
+    search = method.search(model, mask, ctx(model))
+    softnet = search.module
+    x = torch.randn(4, 10, dtype=torch.float64)
+    torch.testing.assert_close(softnet(x), model(x))               # effective weights start at θ
+    g = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for p in softnet.s.parameters():
+            p.copy_(torch.randn(p.shape, generator=g, dtype=torch.float64))
+        softnet.beta.fill_(2.5)
+    W1, W2 = model[0].weight.detach(), model[2].weight.detach()
+    S1, S2 = softnet.s["0/weight"].detach(), softnet.s["2/weight"].detach()
+    c = 1 + math.exp(-s0)                                            # 1 / σ(s0)
+    m1, m2 = c / (1 + torch.exp(-2.5 * S1)), c / (1 + torch.exp(-2.5 * S2))
+    ref = F.linear(torch.relu(F.linear(x, W1 * m1, model[0].bias)), W2 * m2, model[2].bias)
+    out = softnet(x)
+    torch.testing.assert_close(out, ref)
+    loss = torch.zeros((), dtype=torch.float64)
+    torch.testing.assert_close(search.callbacks[0].on_loss(None, loss), lam * (m1.sum() + m2.sum()))
+    mean = methods.get("cs", s_init=s0, lam=lam, layers="all", reduction="mean").search(model, mask, ctx(model))
+    mean.module.load_state_dict(softnet.state_dict())
+    mean.module(x)
+    torch.testing.assert_close(mean.callbacks[0].on_loss(None, loss), lam * (m1.sum() + m2.sum()) / (200 + 100))
+    state = method.ticket_state(dict(model.state_dict()), mask)     # the reference's ticket: θ_k / σ(s0)
+    torch.testing.assert_close(state["0.weight"], 2.0 * W1)
+    torch.testing.assert_close(state["0.bias"], model[0].bias.detach())
+
+
+def test_cs_carries_scores_clamped_at_s0_and_weights_into_the_next_round_and_revives():
+    model = net()
+    mask = masks.ones_like(model)
+    method = methods.get("cs", layers="all")
+    c1 = ctx(model)
+    first = method.search(model, mask, c1)
+    g = torch.Generator().manual_seed(4)
+    with torch.no_grad():
+        for p in first.module.s.parameters():
+            p.copy_(torch.randn(p.shape, generator=g))
+        model[0].weight.add_(1.0)                                    # the search moved θ
+    ticket = method.prune(model, mask, c1, first)
+    s1 = method.scores(first)
+    assert all(torch.equal(ticket[n], s1[n] > 0) for n in mask)
+    carry = method.carry_state(first)
+    theta_search = model[0].weight.detach().clone()
+    model2 = net(seed=5)                                              # the runner's trained ticket: ignored
+    c2 = methods.Context(2, torch.Generator().manual_seed(0), rewind_state=c1.rewind_state, carry=carry)
+    second = method.search(model2, ticket, c2)
+    for n in mask:
+        torch.testing.assert_close(method.scores(second)[n], torch.minimum(s1[n], torch.zeros(())))
+    torch.testing.assert_close(model2[0].weight.detach(), theta_search)   # θ continues from the search
+    assert second.masks == {}                                        # nothing held at zero: pruned can revive
+    with torch.no_grad():
+        pruned = (~ticket["0.weight"]).nonzero()[0]
+        second.module.s["0/weight"][tuple(pruned)] = 0.3
+    again = method.prune(model2, ticket, c2, second)
+    assert again["0.weight"][tuple(pruned)] and method.revives
+
+
+def test_cs_reference_layers_are_the_3x3_convolutions_or_lenets_hidden_layers():
+    from lottery_lab import models
+    from lottery_lab.methods.cs import masked_layers
+
+    lenet = masks.ones_like(models.get("mlp", input_shape=(784,), num_classes=10))
+    assert masked_layers(lenet, "reference") == ["1.weight", "3.weight"]            # not the output layer
+    resnet = masks.ones_like(models.get("resnet20", input_shape=(3, 8, 8), num_classes=10, width=0.25))
+    assert masked_layers(resnet, "reference") == [n for n in resnet if n != "fc.weight"]
+    conv2 = masks.ones_like(models.get("conv2", input_shape=(3, 8, 8), num_classes=10, width=0.25))
+    assert masked_layers(conv2, "reference") == [n for n in conv2 if conv2[n].dim() == 4]
+    assert masked_layers(conv2, "all") == list(conv2)
+
+
+def test_cs_step_makes_no_host_device_sync():
+    model = net()
+    method = methods.get("cs", layers="all")
+    search = method.search(model, masks.ones_like(model), ctx(model))
+    X, y, _, _ = tiny()
+    syncs = []
+
+    def forbid(name):
+        def f(self, *a, **k):
+            syncs.append(name)
+            raise AssertionError(f"{name} of a tensor in the step")
+        return f
+
+    import unittest.mock as mock
+
+    with mock.patch.object(torch.Tensor, "item", forbid("item")), \
+            mock.patch.object(torch.Tensor, "__bool__", forbid("bool")), \
+            mock.patch.object(torch.Tensor, "__float__", forbid("float")), \
+            mock.patch.object(torch.Tensor, "__int__", forbid("int")):
+        loss = F.cross_entropy(search.module(X[:16]), y[:16])
+        for cb in search.callbacks:
+            loss = cb.on_loss(None, loss)
+        loss.backward()
+        for cb in search.callbacks:
+            cb.after_backward(None)
+            cb.after_step(None)
+    assert syncs == []
+
+
+def test_cs_plays_rounds_with_revival_through_the_runner():
+    res = play(LotteryConfig(method="cs", method_kw={"layers": "all", "lam": 1e-4}, model="mlp", data="tiny",
+                             rounds=2, epochs=3, batch_size=16, out_dir=None, progress=False), data=tiny())
+    assert [r["round"] for r in res.rows] == [0, 1, 2]
+    assert res.rows[2]["density"] < 1.0 and all(0 <= r["test_acc"] <= 1 for r in res.rows)
 
 
 # ------------------------------------------------------------------------------------------- l0
@@ -178,6 +290,83 @@ def test_edge_popup_trains_scores_not_weights_and_is_evaluated_untrained(tmp_pat
         sigma = math.sqrt(2.0 / rewind[n][0].numel())
         kept = weights[n] != 0
         torch.testing.assert_close(weights[n][kept], (torch.sign(rewind[n]) * sigma)[kept])
+
+
+def bn_images(seed=0, n=192):
+    """Images far from mean 0 / variance 1, so BatchNorm statistics matter."""
+    g = torch.Generator().manual_seed(seed)
+    X = 3.0 * torch.randn(n, 3, 8, 8, generator=g) + 2.0
+    y = (X[:, 0].mean((1, 2)) > 2.0).long() + (X[:, 1].mean((1, 2)) > 2.0).long()
+    return X[: n // 2], y[: n // 2], X[n // 2:], y[n // 2:]
+
+
+def _found_accuracy(scored, keep, X, y):
+    """Accuracy of the searched network under its top-keep |s| support (computed here), in eval mode."""
+    import copy
+
+    found = copy.deepcopy(scored.net).eval()
+    params = dict(found.named_parameters())
+    with torch.no_grad():
+        for n in scored.names:
+            s = scored.s[n.replace(".", "/")].detach().abs().flatten()
+            k = max(1, round(keep * s.numel()))
+            keep_idx = torch.argsort(s, descending=True, stable=True)[:k]
+            m = torch.zeros_like(s)
+            m[keep_idx] = 1
+            params[n].mul_(m.view_as(params[n]))
+        return (found(X).argmax(1) == y).double().mean().item()
+
+
+@pytest.mark.parametrize("model", ["vgg11", "resnet20"])
+def test_strong_ticket_on_batchnorm_is_the_network_the_search_found(model, monkeypatch):
+    X, y, Xt, yt = bn_images()
+    captured = {}
+    prune = methods.edge_popup.EdgePopup.prune
+
+    def spy(self, model_, mask, c, search=None):
+        captured["scored"] = search.module
+        return prune(self, model_, mask, c, search)
+
+    monkeypatch.setattr(methods.edge_popup.EdgePopup, "prune", spy)
+    cfg = LotteryConfig(method="edge_popup", method_kw={"keep": 0.5}, model=model, model_kw={"width": 0.25},
+                        data="bn", rounds=1, epochs=3, batch_size=32, lr=0.1, out_dir=None, progress=False,
+                        amp=False, device="cpu")
+    res = play(cfg, data=(X, y, Xt, yt))
+    scored = captured["scored"]
+    assert res.rows[1]["test_acc"] == pytest.approx(_found_accuracy(scored, 0.5, Xt, yt), abs=1e-12)
+    # the statistics the search collected are far from θ_k's (mean 0, var 1): they matter here
+    bn = next(m for m in scored.net.modules() if isinstance(m, nn.BatchNorm2d))
+    assert bn.running_var.mean() > 2.0
+
+
+def test_recalibrated_batchnorm_statistics_are_the_training_data_moments():
+    X, y, _, _ = bn_images(n=128)
+    from lottery_lab import models
+    from lottery_lab.methods.edge_popup import recalibrate_batchnorm
+
+    torch.manual_seed(0)
+    net_ = models.get("vgg11", input_shape=(3, 8, 8), num_classes=3, width=0.125)
+    mask = masks.ones_like(net_)
+    mask["0.0.weight"][:4] = False
+    before = {k: v.clone() for k, v in net_.state_dict().items() if "running" not in k and "num_batches" not in k}
+    recalibrate_batchnorm(net_, mask, X, batch_size=1024)            # one batch: exact moments
+    ref = [m for m in net_.modules() if isinstance(m, nn.BatchNorm2d)]
+    inputs = []
+    import copy
+
+    probe = copy.deepcopy(net_).train()
+    masks.apply(probe, mask)
+    hooks = [m.register_forward_pre_hook(lambda mod, a: inputs.append(a[0].detach()))
+             for m in probe.modules() if isinstance(m, nn.BatchNorm2d)]
+    with torch.no_grad():
+        probe(X)
+    for h in hooks:
+        h.remove()
+    for bn, x in zip(ref, inputs):
+        torch.testing.assert_close(bn.running_mean, x.mean((0, 2, 3)))
+        torch.testing.assert_close(bn.running_var, x.var((0, 2, 3), unbiased=True))
+    after = net_.state_dict()
+    assert all(torch.equal(after[k], v) for k, v in before.items())      # weights (unmasked) untouched
 
 
 # --------------------------------------------------------------------------- pruning at init
@@ -294,3 +483,35 @@ def test_methods_that_search_refuse_to_prune_without_their_search(name):
     model = net()
     with pytest.raises(ValueError, match=f"the {name} method prunes from its search"):
         methods.get(name).prune(model, masks.ones_like(model), ctx(), None)
+
+
+def test_cs_carry_survives_until_the_next_round_is_on_disk_and_a_redone_search_is_identical(tmp_path,
+                                                                                           monkeypatch):
+    from lottery_lab.runs import RunStore
+
+    def cfg(out):
+        return LotteryConfig(method="cs", method_kw={"layers": "all", "lam": 1e-4}, model="mlp", data="tiny",
+                             rounds=2, epochs=3, batch_size=16, out_dir=str(out), progress=False, device="cpu")
+
+    whole = play(cfg(tmp_path / "whole"), data=tiny())
+    store = RunStore(whole.run_dir)
+    assert store.load(1, "carry.pt") is None and store.load(2, "carry.pt") is not None   # spent, kept
+    save = RunStore.save
+
+    class Crash(Exception):
+        pass
+
+    def crash_before_round_2s_mask(self, r, name, obj):
+        if (r, name) == (2, "mask.pt"):
+            raise Crash
+        save(self, r, name, obj)
+
+    monkeypatch.setattr(RunStore, "save", crash_before_round_2s_mask)
+    with pytest.raises(Crash):
+        play(cfg(tmp_path / "crashed"), data=tiny())
+    monkeypatch.setattr(RunStore, "save", save)
+    again = play(cfg(tmp_path / "crashed"), data=tiny())                 # redoes round 2's search
+    assert all(torch.equal(again.masks[2][n], whole.masks[2][n]) for n in whole.masks[2])
+    assert again.rows[2]["test_acc"] == whole.rows[2]["test_acc"]
+    with pytest.raises(ValueError, match="continues round 1's search"):
+        methods.get("cs").search(net(), masks.ones_like(net()), ctx(net(), r=2))

@@ -170,3 +170,36 @@ def test_tradeoff_rows():
 def test_bad_input_raises(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+NAN_TEACHER = np.where(np.arange(16) == 3, np.nan, TEACHER)
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: no.population_loss(np.ones(16), NAN_TEACHER, 4), r"^w_star must be finite; got 1 non-finite"),
+        (lambda: no.population_loss(np.full(16, np.inf), TEACHER, 4), r"^w must be finite; got 16 non-finite .*inf"),
+        (lambda: no.population_loss(np.array([[1.0, 2.0], [np.nan, 0.0]]), np.ones(2), 2), r"^w must be finite"),
+        (lambda: no.population_grad(np.ones(16), np.where(TEACHER > 0, -np.inf, TEACHER), 4), r"^w_star must be finite"),
+        (lambda: no.population_grad(np.full(16, np.nan), TEACHER, 4), r"^w must be finite"),
+        (lambda: no.monte_carlo(np.ones(16), NAN_TEACHER, 4, n_samples=10), r"^w_star must be finite"),
+        (lambda: no.rvsm(NAN_TEACHER, 4, "l0", 0.1, 0.5), r"^w_star must be finite"),
+        (lambda: no.rvsm(TEACHER, 4, "l1", 0.1, 0.5, inits=np.full((2, 16), np.nan)), r"^inits must be finite"),
+        (lambda: no.subgradient_descent(NAN_TEACHER, 4, "l1", 0.1), r"^w_star must be finite"),
+        (lambda: no.rvsm_fixed_point(NAN_TEACHER, 4, "l1", 0.1, 0.5), r"^w_star must be finite"),
+    ],
+)
+def test_non_finite_filters_raise_naming_the_argument(call, match):
+    # before: NaN from the closed forms, and RVSM iterated on NaN until max_iter (2.7 s) to return NaN
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_rvsm_rejects_a_nan_teacher_before_iterating(monkeypatch):
+    def no_iterations(*args, **kwargs):
+        raise AssertionError("RVSM started iterating on a NaN teacher")
+
+    monkeypatch.setattr(no, "_run", no_iterations)
+    with pytest.raises(ValueError, match="^w_star must be finite"):
+        no.rvsm(NAN_TEACHER, 4, "l0", 0.1, 0.5)

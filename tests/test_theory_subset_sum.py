@@ -65,6 +65,41 @@ def test_sup_error_brackets_a_fine_grid():
         assert dense <= exact + 1e-12 <= dense + (grid[1] - grid[0]) / 2 + 1e-12
 
 
+def _sup_error_by_brute_force(x: np.ndarray, k: int | None, lo: float, hi: float) -> float:
+    """max over [lo, hi] of the distance to the nearest subset sum, from an itertools enumeration:
+    evaluated at both ends, at every midpoint of two consecutive sums that lies inside, and on a grid."""
+    sizes = range(x.size + 1) if k is None else [k]
+    sums = np.sort([sum(x[list(c)]) for r in sizes for c in itertools.combinations(range(x.size), r)])
+    mids = (sums[1:] + sums[:-1]) / 2
+    z = np.concatenate([[lo, hi], mids[(mids >= lo) & (mids <= hi)], np.linspace(lo, hi, 2001)])
+    return float(np.max(np.min(np.abs(z[:, None] - sums[None, :]), axis=1)))
+
+
+@pytest.mark.parametrize("fixed_size", [False, True])
+def test_sup_error_equals_brute_force_on_random_instances(fixed_size):
+    # the gaps that straddle an end of the interval, with their midpoint inside, are where a
+    # version that took only the gaps between two sums inside [lo, hi] fell short (4-10 % of draws)
+    rng = np.random.default_rng(11 + fixed_size)
+    for trial in range(300):
+        n = int(rng.integers(1, 10))
+        x = rng.uniform(-1, 1, n)
+        k = int(rng.integers(0, n + 1)) if fixed_size else None
+        if trial % 2:
+            lo, hi = np.sort(rng.uniform(-2, 2, 2))
+        else:  # the default interval: [-1, 1], or [-sqrt(k), sqrt(k)]
+            half = 1.0 if k is None else math.sqrt(max(k, 1))
+            lo, hi = -half, half
+        expect = _sup_error_by_brute_force(x, k, float(lo), float(hi))
+        got = ss.sup_error(x, k, float(lo), float(hi)) if trial % 2 else ss.sup_error(x, k)
+        assert got == pytest.approx(expect, abs=1e-12), (x, k, lo, hi)
+
+
+def test_sup_error_counts_a_gap_straddling_an_end():
+    # sums {0, 0.3, 1.6, 1.9}, interval [0.2, 1.0]: the gap (0.3, 1.6) has its midpoint 0.95 inside, so
+    # the sup is 0.65 there (the ends give 0.1 and 0.6), though only one sum lies inside
+    assert ss.sup_error(np.array([0.3, 1.6]), None, 0.2, 1.0) == pytest.approx(0.65, abs=1e-12)
+
+
 def test_coverage_monotone_and_threshold():
     cov = ss.coverage(np.arange(1, 16), None, trials=30, seed=0, progress=False)
     assert np.all(np.diff(cov.sup_errors, axis=1) <= 1e-15)
@@ -80,6 +115,9 @@ def test_fits_recover_a_known_law():
     fit = ss.fit_thresholds([cov], [0.1, 0.03, 0.01, 0.003])
     assert fit.r2 > 0.95 and 0.8 < fit.slope < 1.8
     np.testing.assert_allclose(fit.y, fit.n_star)
+    y, x = fit.y, fit.x
+    assert fit.r2_origin == pytest.approx(1 - np.sum((y - fit.C * x) ** 2) / np.sum((y - y.mean()) ** 2))
+    assert fit.C == pytest.approx(np.sum(x * y) / np.sum(x * x)) and fit.r2_origin < fit.r2
     covs = [ss.coverage(ss.default_n_values(k, 0.03), k, trials=20, seed=k, progress=False)
             for k in (3, 4)]
     fit = ss.fit_thresholds(covs, [0.1, 0.03])

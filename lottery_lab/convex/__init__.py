@@ -13,10 +13,10 @@ True
 from lottery_lab.convex import data
 from lottery_lab.convex.bounds import BoundResult, mask_error_bound, tangent_projection
 from lottery_lab.convex.problem import MaskProblem
-from lottery_lab.convex.reference import solve_cvxpy, stationarity_gap
+from lottery_lab.convex.reference import solve_cvxpy, stationarity_gap, stationarity_residual
 from lottery_lab.convex.solvers import MaskResult, solve_pgd
 
 __all__ = [
     "MaskProblem", "MaskResult", "BoundResult", "solve_pgd", "solve_cvxpy", "stationarity_gap",
-    "mask_error_bound", "tangent_projection", "data",
+    "stationarity_residual", "mask_error_bound", "tangent_projection", "data",
 ]

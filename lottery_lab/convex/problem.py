@@ -20,9 +20,13 @@ __all__ = ["MaskProblem", "sigmoid_prime", "labels_pm1"]
 
 
 def sigmoid_prime(t: np.ndarray | float) -> np.ndarray | float:
-    """σ'(t) = σ(t)(1 − σ(t)) of the logistic function σ; even, and decreasing in |t|."""
-    s = expit(t)
-    return s * (1.0 - s)
+    """σ'(t) = σ(t)(1 − σ(t)) = σ(t)σ(−t) of the logistic function σ; even, and decreasing in |t|.
+
+    Computed as σ(t)σ(−t), accurate to a few ulps for every t: the form s(1 − s) rounds 1 − s to a
+    multiple of 2⁻⁵³ once s is near 1, which for t ≈ 33–37 made it up to twice too high (and 0 beyond),
+    and γ built on it must be a lower bound.
+    """
+    return expit(t) * expit(np.negative(t))
 
 
 def labels_pm1(y: np.ndarray) -> np.ndarray:
@@ -121,6 +125,18 @@ class MaskProblem:
         return np.clip(np.linalg.eigvalsh(self.A.T @ self.A / self.n), 0.0, None)
 
     @cached_property
+    def gram_lambda_min(self) -> float:
+        """A certified lower bound on λ_min((1/n)AᵀA): the computed one less d·eps·λ_max, floored at 0.
+
+        In floating point ``eigvalsh`` returns each eigenvalue only to within a few eps·λ_max: a
+        singular AᵀA (duplicated or parallel columns, n < d, some θ_j = 0) comes out with
+        λ_min ≈ ±1e-16·λ_max.  Anything within the tolerance d·eps·λ_max of 0 is therefore taken
+        as 0 (no strong convexity from the data), and a larger value is lowered by it.
+        """
+        ev = self._gram_eigenvalues
+        return float(max(ev[0] - self.d * np.finfo(float).eps * ev[-1], 0.0))
+
+    @cached_property
     def lipschitz(self) -> float:
         """A Lipschitz constant of ∇L: λ_max((1/n)AᵀA)/4 + ρ, since σ' ≤ 1/4."""
         return float(self._gram_eigenvalues[-1] / 4.0 + self.ridge)
@@ -141,7 +157,9 @@ class MaskProblem:
 
         γ = σ'(max_i Σ_j |x_ij θ_j|) · λ_min((1/n) D_θ XᵀX D_θ) + ρ.  On the box
         |z_i| ≤ max_i Σ_j |x_ij θ_j| and σ' decreases in |t|, so every σ'(z_i) is at least the first
-        factor and ∇²L(m) ⪰ σ'(·)(1/n)AᵀA + ρI ⪰ γ I.  It is positive when ρ > 0 or AᵀA is
-        non-singular (n ≥ d, X of full column rank and every θ_j ≠ 0).
+        factor and ∇²L(m) ⪰ σ'(·)(1/n)AᵀA + ρI ⪰ γ I.  λ_min is :attr:`gram_lambda_min`, so a
+        numerically singular AᵀA gives exactly γ = ρ (with ρ = 0: nothing is certified).  It is
+        positive when ρ > 0 or AᵀA is well away from singular (n ≥ d, X of full column rank and
+        every θ_j ≠ 0).
         """
-        return float(sigmoid_prime(self.margin_bound) * self._gram_eigenvalues[0] + self.ridge)
+        return float(sigmoid_prime(self.margin_bound) * self.gram_lambda_min + self.ridge)

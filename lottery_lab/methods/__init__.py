@@ -5,7 +5,8 @@
 - ``concave``: a relaxed mask m ∈ [0, 1] trained jointly with θ under a concave penalty λΣR(m),
   then thresholded at α.
 - ``l0``: hard-concrete gates, penalised (λ·expected density) or under a density constraint.
-- ``cs``: continuous sparsification, a soft mask σ(βs) with β annealed; the ticket is {s > 0}.
+- ``cs``: continuous sparsification as its reference code does it: a soft mask σ(βs)/σ(s₀) with β
+  annealed, the search carried across rounds; the ticket is {s > 0}.
 - ``rvsm``: relaxed variable splitting; the ticket is the support of u = prox(w).
 - ``edge_popup``: strong tickets: top-``keep`` scores on frozen signed-constant weights, never trained.
 - ``snip``, ``synflow``, ``magnitude_init``: one-shot pruning at initialisation (baselines).
@@ -15,7 +16,7 @@ round's mask from fresh random weights (see :mod:`lottery_lab.lottery`). A new m
 :class:`Method` subclass decorated with :func:`register`; see :mod:`lottery_lab.methods.base`.
 """
 
-from lottery_lab.methods.base import Context, Method, Search, defaults, get, names, register
+from lottery_lab.methods.base import Context, Method, Search, defaults, get, hashed_kwargs, names, register
 # importing a method's module registers it; this order is the order of names()
 from lottery_lab.methods import imp  # noqa: F401,E402  isort:skip
 from lottery_lab.methods import random_pruning  # noqa: F401,E402  isort:skip
@@ -28,4 +29,4 @@ from lottery_lab.methods import snip  # noqa: F401,E402  isort:skip
 from lottery_lab.methods import synflow  # noqa: F401,E402  isort:skip
 from lottery_lab.methods import magnitude_init  # noqa: F401,E402  isort:skip
 
-__all__ = ["Context", "Method", "Search", "defaults", "get", "names", "register"]
+__all__ = ["Context", "Method", "Search", "defaults", "get", "hashed_kwargs", "names", "register"]

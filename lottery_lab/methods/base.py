@@ -28,8 +28,8 @@ from torch import nn
 from lottery_lab.masks import Mask
 from lottery_lab.train import Callback
 
-__all__ = ["Method", "Search", "Context", "register", "get", "names", "prune_lowest", "check_fraction",
-           "check_nonnegative", "check_positive", "check_count"]
+__all__ = ["Method", "Search", "Context", "register", "get", "names", "defaults", "hashed_kwargs", "prune_lowest",
+           "check_fraction", "check_nonnegative", "check_positive", "check_count"]
 
 _REGISTRY: dict[str, type["Method"]] = {}
 
@@ -44,6 +44,8 @@ class Context:
     generator: torch.Generator
     rewind_state: dict[str, torch.Tensor] | None = None
     data: Any = None
+    #: what the method's :meth:`Method.carry_state` returned in the previous round (``None`` in round 1)
+    carry: dict[str, Any] | None = None
 
 
 @dataclass
@@ -67,6 +69,14 @@ class Method(abc.ABC):
     name: ClassVar[str] = ""
     #: ``False`` for strong tickets: the runner evaluates the found ticket as it is, without training it
     retrain: ClassVar[bool] = True
+    #: ``True`` when a round's mask may keep weights an earlier round pruned (cs's reference rule;
+    #: a method may set it per instance)
+    revives: bool = False
+    #: The argument values a run's hash leaves out (see :func:`hashed_kwargs`): the defaults the
+    #: method had when its runs were first stored. A changed default then changes the hash by itself;
+    #: a new argument is hashed unless its default (the old behaviour) is added here. ``None``:
+    #: every argument is hashed.
+    hash_baseline: ClassVar[Mapping[str, Any] | None] = None
 
     def search(self, model: nn.Module, mask: Mask, ctx: Context) -> Search | None:
         """The training to do before pruning, or ``None`` to prune the trained ticket directly."""
@@ -88,6 +98,15 @@ class Method(abc.ABC):
 
     def scores(self, search: Search | None) -> dict[str, torch.Tensor] | None:
         """Continuous scores worth keeping beside the mask (e.g. the relaxed mask m), or ``None``."""
+        return None
+
+    def found_network(self, search: Search | None, mask: Mask) -> dict[str, torch.Tensor] | None:
+        """Strong tickets: the state dict of the network the search found (weights, BatchNorm
+        statistics), evaluated as it is under ``mask``; ``None``: the ticket is :meth:`ticket_state`."""
+        return None
+
+    def carry_state(self, search: Search | None) -> dict[str, Any] | None:
+        """State the next round's search starts from (``ctx.carry`` there), or ``None`` for none."""
         return None
 
     def kwargs(self) -> dict[str, Any]:
@@ -131,6 +150,20 @@ def defaults(name: str) -> dict[str, Any]:
         raise ValueError(f"unknown method={name!r}; registered methods: {', '.join(names())}")
     return {k: p.default for k, p in inspect.signature(_REGISTRY[name]).parameters.items()
             if p.default is not inspect.Parameter.empty}
+
+
+def hashed_kwargs(name: str, kw: Mapping[str, Any]) -> dict[str, Any]:
+    """The method arguments that enter a run's hash: its fully resolved arguments (defaults overlaid
+    with ``kw``) less those equal to the method's :attr:`Method.hash_baseline`.
+
+    Run folders stored before a default changed keep their hash exactly when the arguments they
+    computed with are still the resolved ones.
+    """
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown method={name!r}; registered methods: {', '.join(names())}")
+    baseline = _REGISTRY[name].hash_baseline or {}
+    resolved = {**defaults(name), **kw}
+    return {k: v for k, v in resolved.items() if k not in baseline or baseline[k] != v}
 
 
 def check_fraction(arg: str, value: Any) -> float:

@@ -140,6 +140,9 @@ class Concave(Method):
     """
 
     name = "concave"
+    hash_baseline = {"lam": 2e-5, "alpha": 0.5, "penalty": "log", "penalty_kw": None, "mask_lr": 100.0,
+                     "mask_init": 1.0, "epochs": None, "prune_fraction": None, "target_density": None,
+                     "dual_lr": 1.0}
 
     def __init__(self, lam: float = 2e-5, alpha: float = 0.5, penalty: str = "log",
                  penalty_kw: dict[str, Any] | None = None, mask_lr: float = 100.0, mask_init: float = 1.0,

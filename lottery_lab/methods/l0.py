@@ -140,6 +140,9 @@ class L0(Method):
     """
 
     name = "l0"
+    hash_baseline = {"lam": 0.1, "target_density": None, "per_layer": False, "dual_lr": 0.5,
+                     "dual_restarts": True, "gate_lr": 0.02, "init_density": 0.95, "beta": 2 / 3,
+                     "gamma": -0.1, "zeta": 1.1, "epochs": None}
 
     def __init__(self, lam: float = 0.1, target_density: float | None = None, per_layer: bool = False,
                  dual_lr: float = 0.5, dual_restarts: bool = True, gate_lr: float = 0.02,

@@ -20,6 +20,7 @@ class MagnitudeInit(PruneAtInit):
     """
 
     name = "magnitude_init"
+    hash_baseline = {"prune_fraction": 0.2}
 
     def scores_at_init(self, net: nn.Module, mask: Mask, ctx: Context) -> dict[str, torch.Tensor]:
         return magnitude_scores(net, list(mask))

@@ -21,6 +21,7 @@ class RandomPruning(Method):
     """
 
     name = "random"
+    hash_baseline = {"prune_fraction": 0.2}
 
     def __init__(self, prune_fraction: float = 0.2):
         self.prune_fraction = check_fraction("prune_fraction", prune_fraction)

@@ -166,6 +166,8 @@ class RVSM(Method):
     """
 
     name = "rvsm"
+    hash_baseline = {"lam": 1e-4, "beta": 1.0, "penalty": "l1", "penalty_kw": None, "target_density": None,
+                     "epochs": None}
 
     def __init__(self, lam: float = 1e-4, beta: float = 1.0, penalty: str = "l1",
                  penalty_kw: dict | None = None, target_density: float | None = None, epochs: int | None = None):

@@ -31,15 +31,33 @@ def magnitude_scores(model: nn.Module, names: list[str]) -> dict[str, torch.Tens
     return {n: p.detach().abs().clone() for n, p in _named(model, names).items()}
 
 
-def snip_scores(model: nn.Module, names: list[str], X: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+#: the modes SNIP can score in: ``"eval"`` (BatchNorm uses its running statistics, dropout is off: the
+#: Synaptic-Flow reference's ``prune_loop`` default) or ``"train"`` (BatchNorm normalises by the batch)
+SNIP_MODES = ("eval", "train")
+
+
+def snip_scores(model: nn.Module, names: list[str], X: torch.Tensor, y: torch.Tensor,
+                mode: str = "eval") -> dict[str, torch.Tensor]:
     """SNIP (Lee et al. 2019): |∂L/∂w ⊙ w| for the cross-entropy L on one batch (X, y).
 
-    This is the connection sensitivity |∂L/∂c| at c = 1 for a mask c multiplying w.
+    This is the connection sensitivity |∂L/∂c| at c = 1 for a mask c multiplying w. ``mode`` is the
+    mode the model scores in (:data:`SNIP_MODES`); it only matters for BatchNorm and dropout. The
+    model's mode and state (running statistics included) are restored afterwards.
     """
+    if mode not in SNIP_MODES:
+        raise ValueError(f"mode={mode!r} is not one of {', '.join(SNIP_MODES)}")
     params = _named(model, names)
-    model.zero_grad(set_to_none=True)
-    loss = F.cross_entropy(model(X), y)
-    grads = torch.autograd.grad(loss, list(params.values()))
+    was_training = model.training
+    buffers = {n: b.clone() for n, b in model.named_buffers()}
+    model.train(mode == "train")
+    try:
+        loss = F.cross_entropy(model(X), y)
+        grads = torch.autograd.grad(loss, list(params.values()))
+    finally:
+        with torch.no_grad():
+            for n, b in model.named_buffers():
+                b.copy_(buffers[n])
+        model.train(was_training)
     return {n: (g * p).detach().abs() for (n, p), g in zip(params.items(), grads)}
 
 

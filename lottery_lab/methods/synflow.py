@@ -22,6 +22,7 @@ class SynFlow(PruneAtInit):
     """
 
     name = "synflow"
+    hash_baseline = {"prune_fraction": 0.2, "iterations": 20}
 
     def __init__(self, prune_fraction: float = 0.2, iterations: int = 20):
         super().__init__(prune_fraction)

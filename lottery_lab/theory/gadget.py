@@ -173,11 +173,13 @@ def prune(W: np.ndarray, U: np.ndarray, V: np.ndarray, k: int, progress: bool = 
 
 
 def predicted_block_size(k: int, eps_w: float, C: float, intercept: float = 0.0) -> int:
-    """Smallest n ≥ k with n·H₂(k/n) ≥ C·log₂(k/ε_w) + intercept: the RFSS law, fitted.
+    """Smallest n ≥ k with n·H₂(k/n) ≥ C·log₂(k/ε_w) + intercept: this project's empirical RFSS law.
 
     With C (or slope and intercept) from :func:`~lottery_lab.theory.subset_sum.fit_thresholds` this is
     the sample size at which every target in [−√k, √k] is ε_w-approximable with the fit's probability
-    q; the gadget needs all 2hd of its subset sums to succeed, so fit it at a high q (say 0.9).
+    q, as far as the fit goes (see its ``r2_origin``); the gadget needs all 2hd of its subset sums to
+    succeed, so fit it at a high q (say 0.9).  The form is that of Natale et al.'s Theorem 2, which
+    is about one fixed target; it is not their guarantee for all targets.
     """
     k = _check_int("k", k, 1)
     if not eps_w > 0:

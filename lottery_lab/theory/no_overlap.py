@@ -44,6 +44,15 @@ def _check_k(k: int) -> int:
     return int(k)
 
 
+def _check_finite(name: str, x: np.ndarray) -> None:
+    """ValueError naming ``name`` if x holds NaN or ±inf (the closed forms would return NaN, and RVSM
+    would iterate to its limit on NaN)."""
+    bad = ~np.isfinite(x)
+    if bad.any():
+        shown = np.unique(x[bad]).tolist()
+        raise ValueError(f"{name} must be finite; got {int(bad.sum())} non-finite entries ({shown})")
+
+
 def _check_pair(w: np.ndarray, w_star: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     w, w_star = np.asarray(w, dtype=float), np.asarray(w_star, dtype=float)
     if w_star.ndim != 1 or w_star.size == 0:
@@ -52,6 +61,8 @@ def _check_pair(w: np.ndarray, w_star: np.ndarray) -> tuple[np.ndarray, np.ndarr
         raise ValueError(
             f"w must have shape (..., d) with d = w_star.size = {w_star.size}, got shape {w.shape}"
         )
+    _check_finite("w_star", w_star)
+    _check_finite("w", w)
     return w, w_star
 
 
@@ -168,6 +179,7 @@ def _inits(w_star: np.ndarray, inits: int | np.ndarray, seed: int) -> np.ndarray
     w0 = np.atleast_2d(np.asarray(inits, dtype=float))
     if w0.ndim != 2 or w0.shape[1] != w_star.size:
         raise ValueError(f"inits must have shape (R, d={w_star.size}), got {np.shape(inits)}")
+    _check_finite("inits", w0)
     return w0.copy()
 
 
