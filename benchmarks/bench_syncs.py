@@ -26,7 +26,6 @@ from lottery_lab._profiling import CountingMode
 from lottery_lab.data import Batches
 from lottery_lab.masks import ones_like
 from lottery_lab.methods.base import Context, prune_lowest
-from lottery_lab.methods.concave import _key
 from lottery_lab.train import TrainConfig, train
 
 #: (label, method name or None for dense training, keyword arguments)
@@ -37,6 +36,7 @@ CASES: list[tuple[str, str | None, dict]] = [
     ("l0", "l0", {}),
     ("l0 target_density", "l0", {"target_density": 0.2}),
     ("cs", "cs", {}),
+    ("cs scale_free", "cs", {"scale_free": True}),
     ("rvsm", "rvsm", {}),
     ("rvsm target_density", "rvsm", {"target_density": 0.2}),
     ("edge_popup", "edge_popup", {}),
@@ -55,10 +55,7 @@ def _setup(method: str | None, kw: dict, width: float, seed: int = 0, device: st
     m = methods.get(method, **kw)
     ctx = Context(1, torch.Generator().manual_seed(seed), rewind_state={k: v.clone() for k, v in model.state_dict().items()})
     search = m.search(model, mask, ctx)
-    masks = search.masks
-    if method == "cs":  # keyed by the parameter names themselves (cs.py's own pairing is issue 18.2's bug)
-        masks = {**{f"net.{n}": mask[n] for n in mask}, **{f"m.{_key(n)}": mask[n] for n in mask}}
-    return search.module, masks, search.callbacks, search.param_groups
+    return search.module, search.masks, search.callbacks, search.param_groups
 
 
 def count_epoch(method: str | None, kw: dict, steps: int, batch: int, width: float,

@@ -35,6 +35,7 @@ CASES = [("dense", None, {})] + [(name, name, {}) for name in methods.names()] +
     ("concave target_density", "concave", {"target_density": 0.3}),
     ("l0 target_density", "l0", {"target_density": 0.3}),
     ("rvsm target_density", "rvsm", {"target_density": 0.3}),
+    ("cs scale_free", "cs", {"scale_free": True}),
 ]
 
 
@@ -294,10 +295,10 @@ def test_optimizers_are_fused_when_every_parameter_is_on_cuda(monkeypatch):
 
 
 META_CASES = [("concave", {}), ("concave", {"target_density": 0.3}), ("l0", {}), ("l0", {"target_density": 0.3}),
-              ("cs", {}), ("edge_popup", {})]
+              ("cs", {}), ("cs", {"scale_free": True}), ("edge_popup", {})]
 
 
-@pytest.mark.parametrize("method, kw", META_CASES, ids=[f"{m}{'-target' if kw else ''}" for m, kw in META_CASES])
+@pytest.mark.parametrize("method, kw", META_CASES, ids=["-".join([m, *kw]) for m, kw in META_CASES])
 def test_a_search_step_keeps_every_tensor_on_the_models_device(method, kw):
     """On ``meta`` (a stand-in for a GPU) mixing in a CPU tensor raises, as on CUDA."""
     cpu_model = convnet()
