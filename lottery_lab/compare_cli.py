@@ -143,8 +143,9 @@ def _save_plot(result, path: Path) -> None:
     result.plot(ax=full)
     result.plot(ax=zoom, zoom=True, legend=False)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    from lottery_lab._files import save_figure
+
+    save_figure(fig, path, dpi=120)
 
 
 def _save_csv(result, path: Path) -> None:

@@ -13,8 +13,12 @@ round's mask is also trained from fresh random weights (the reinitialisation con
 same steps), recorded as ``reinit_acc``/``reinit_loss``.
 
 All randomness is derived from ``seed`` through explicit generators (see :func:`derive_seed`), and
-every phase checkpoints at epoch ends, so a rerun of the same config resumes where it stopped and
-ends bit-identical (on the CPU) to an uninterrupted run.
+every phase checkpoints at an epoch end once ``checkpoint_s`` seconds have passed since its last
+checkpoint, and at its end, so a rerun of the same config resumes where it stopped and ends
+bit-identical (on the CPU) to an uninterrupted run. On a GPU a resumed run continues from the same
+weights, optimiser state, data order and RNG states, but cuDNN and bf16 kernels are not bitwise
+reproducible, so it agrees with an uninterrupted run statistically, not bit for bit. A run folder is
+locked while :func:`play` writes to it: a second process on the same config waits, then reuses.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ log = logging.getLogger("lottery_lab")
 
 #: Fields the run directory's hash ignores: they do not change what a round computes (``rounds``
 #: only says how many rounds to play, so a rerun with more rounds extends the same run).
-NOT_HASHED = frozenset({"rounds", "out_dir", "progress", "device", "compile"})
+NOT_HASHED = frozenset({"rounds", "out_dir", "progress", "device", "compile", "checkpoint_s"})
 
 
 def _help(text: str, default: Any = MISSING, factory: Callable | None = None):
@@ -83,6 +87,8 @@ class LotteryConfig:
     compile: bool = _help("torch.compile the model's forward", False)
     out_dir: str | None = _help("where run folders go (None: keep nothing on disk)", "runs")
     progress: bool = _help("show tqdm progress bars", True)
+    checkpoint_s: float = _help("seconds between checkpoints inside a phase (taken at epoch ends, and at "
+                                "each phase's end; 0: every epoch)", 60.0)
 
     def __post_init__(self) -> None:
         for name in ("method_kw", "model_kw", "data_kw"):
@@ -106,6 +112,9 @@ class LotteryConfig:
         self.train_config()  # validates the training fields, naming the bad one
         if self.device not in DEVICES and not str(self.device).startswith("cuda:"):
             raise ValueError(f"device={self.device!r} is not supported; use one of {', '.join(DEVICES)}")
+        if isinstance(self.checkpoint_s, bool) or not isinstance(self.checkpoint_s, (int, float)) \
+                or not 0 <= self.checkpoint_s < float("inf"):
+            raise ValueError(f"checkpoint_s={self.checkpoint_s!r} must be a finite number of seconds >= 0")
         if self.out_dir is not None and not isinstance(self.out_dir, (str, Path)):
             raise TypeError(f"out_dir must be a path or None, got {type(self.out_dir).__name__}")
         methods.get(self.method, **self.method_kw)  # unknown method or bad kwargs: errors name them
@@ -215,11 +224,20 @@ def run_dir(config: LotteryConfig, data=None) -> Path | None:
 # ------------------------------------------------------------------------------------ callbacks
 
 class _Checkpoint(Callback):
-    def __init__(self, store: RunStore, r: int, phase: str):
-        self.store, self.r, self.phase = store, r, phase
+    """Checkpoints the phase at an epoch end once ``interval`` seconds have passed, and at its end."""
+
+    def __init__(self, store: RunStore, r: int, phase: str, interval: float):
+        self.store, self.r, self.phase, self.interval = store, r, phase, interval
+        self.last = time.monotonic()
+
+    def on_train_start(self, state: TrainState) -> None:
+        self.last = time.monotonic()
 
     def on_epoch_end(self, state: TrainState) -> None:
-        self.store.save_checkpoint(self.r, self.phase, state.state_dict())
+        now = time.monotonic()
+        if state.step >= state.total_steps or now - self.last >= self.interval:
+            self.store.save_checkpoint(self.r, self.phase, state.state_dict())
+            self.last = time.monotonic()
 
 
 class _Snapshot(Callback):
@@ -262,9 +280,9 @@ class _Run:
                 f"{'' if config.iterations is None else f', or iterations={config.iterations}'})")
         folder = None if config.out_dir is None else Path(config.out_dir) / (
             f"{config.method}-{config.short_hash(fingerprint)}")
-        self.store = RunStore(folder, self.device)
-        self.store.prepare({"config": config.to_dict(), "hash": config.short_hash(fingerprint),
-                            "hashed": config.hashed_fields(), "data_fingerprint": fingerprint})
+        self.store = RunStore(folder, self.device, action="play recomputes it now")
+        self.record = {"config": config.to_dict(), "hash": config.short_hash(fingerprint),
+                       "hashed": config.hashed_fields(), "data_fingerprint": fingerprint}
         self.model = self.fresh_model("init")
         self.extra = ("rewind.pt",)
 
@@ -290,7 +308,8 @@ class _Run:
         if resume is not None:
             log.info("resuming round %d (%s) at step %d from its checkpoint", r, phase, resume["step"])
         return train(model, self.batches if batches is None else batches, train_cfg or self.train_cfg, masks=mask,
-                     callbacks=[*callbacks, _Checkpoint(self.store, r, phase)], param_groups=param_groups,
+                     callbacks=[*callbacks, _Checkpoint(self.store, r, phase, self.config.checkpoint_s)],
+                     param_groups=param_groups,
                      generator=generator, seed=derive_seed(self.config.seed, "train", r, phase),
                      start_step=start_step, resume=resume, round_index=r, phase=phase)
 
@@ -315,8 +334,9 @@ class _Run:
         return self.finish(0, mask, {"test_acc": acc, "test_loss": loss, "train_loss": result.train_loss,
                                      "wall_s": result.elapsed})
 
-    def find_mask(self, r: int, prev_mask) -> tuple[dict, float]:
-        """The method's mask for round r from round r − 1's ticket (now in ``self.model``)."""
+    def find_mask(self, r: int, prev_mask) -> tuple[dict, float, list[str]]:
+        """The method's mask for round r from round r − 1's ticket (now in ``self.model``), the time
+        it took, and the files the search kept beside the mask (``scores.pt``, ``found.pt``, ``carry.pt``)."""
         ctx = methods.Context(r, _generator(self.config.seed, "prune", r),
                               rewind_state=self.store.load(0, "rewind.pt"), data=self.ds,
                               carry=self.store.load(r - 1, "carry.pt") if r > 1 else None)
@@ -340,26 +360,41 @@ class _Run:
         scores = self.method.scores(search)
         if scores is not None:
             self.store.save(r, "scores.pt", scores)
+        kept = ["scores.pt"] if scores is not None else []
         found = self.method.found_network(search, mask)
         if found is not None:  # a strong ticket: the network the search found, BatchNorm statistics included
             self.store.save(r, "found.pt", found)
+            kept.append("found.pt")
         carry = self.method.carry_state(search)
         if carry is not None:  # the next round's search continues from it
             self.store.save(r, "carry.pt", carry)
-        return mask, wall + time.perf_counter() - t0
+            kept.append("carry.pt")
+        return mask, wall + time.perf_counter() - t0, kept
 
     def round(self, r: int) -> dict:
+        """Play round r, reusing what its stored files hold and recomputing what is missing or corrupt.
+
+        The search reruns when the mask is missing, or the scores it kept are; the retraining (and
+        the reinit control) only when its own results are missing or the recomputed mask differs.
+        """
         store = self.store
         phases = store.load_json(r, "phases.json") or {}
-        mask = store.load(r, "mask.pt") if "search" in phases else None
-        if mask is None:
+        searched = phases.get("search")
+        mask = store.load(r, "mask.pt") if searched is not None else None
+        lost = searched is not None and any(store.load(r, name) is None
+                                            for name in self._search_files(r, searched, "train" in phases))
+        if mask is None or lost:
             prev_mask = store.load(r - 1, "mask.pt")
             self.model.load_state_dict(store.load(r - 1, "weights.pt"))
-            mask, wall = self.find_mask(r, prev_mask)
+            new_mask, wall, kept = self.find_mask(r, prev_mask)
+            if mask is None or mask.keys() != new_mask.keys() or not all(
+                    torch.equal(mask[k], new_mask[k]) for k in mask):
+                phases = {}  # a new mask: what was trained with the old one does not count
+            mask = new_mask
             store.save(r, "mask.pt", mask)
-            phases = {"search": {"wall_s": wall}}
+            phases["search"] = {"wall_s": wall, "files": kept}
             store.save_json(r, "phases.json", phases)
-            store.remove(r - 1, "carry.pt")  # spent: round r's search is on disk (a no-op for most methods)
+            store.forget(r - 1, "carry.pt")  # in memory: spent once round r's search is kept
         theta_k = store.load(0, "rewind.pt")
         weights = store.load(r, "weights.pt") if "train" in phases else None
         if weights is None:
@@ -383,12 +418,23 @@ class _Run:
         row = dict(phases["train"])
         row["wall_s"] += phases["search"]["wall_s"]
         if self.config.reinit:
-            fresh = self.fresh_model("reinit", r)
-            masks_lib.apply(fresh, mask)
-            result = self.fit(fresh, r, "reinit", mask, start_step=self.config.rewind_iter)
-            row["reinit_acc"], row["reinit_loss"] = self.evaluate(fresh)
-            row["wall_s"] += result.elapsed
+            if "reinit" not in phases:
+                fresh = self.fresh_model("reinit", r)
+                masks_lib.apply(fresh, mask)
+                result = self.fit(fresh, r, "reinit", mask, start_step=self.config.rewind_iter)
+                acc, loss = self.evaluate(fresh)
+                phases["reinit"] = {"reinit_acc": acc, "reinit_loss": loss, "wall_s": result.elapsed}
+                store.save_json(r, "phases.json", phases)
+            row["reinit_acc"], row["reinit_loss"] = phases["reinit"]["reinit_acc"], phases["reinit"]["reinit_loss"]
+            row["wall_s"] += phases["reinit"]["wall_s"]
         return self.finish(r, mask, row)
+
+    def _search_files(self, r: int, searched: dict, trained: bool) -> list[str]:
+        """The files round r's finished search kept that are still needed (``found.pt`` only until the
+        ticket is trained; a record without a ``files`` entry, written before it existed, kept
+        ``scores.pt`` if one is there)."""
+        files = searched.get("files", ["scores.pt"] if self.store.exists(r, "scores.pt") else [])
+        return [f for f in files if not (trained and f == "found.pt")]
 
     def finish(self, r: int, mask, measured: dict) -> dict:
         """Write the round's record (its metrics last: from then on the round counts as done)."""
@@ -400,7 +446,11 @@ class _Run:
             row["reinit_loss"] = measured.get("reinit_loss")
         if r == 0:
             self.store.save(0, "weights.pt", self.model.state_dict())
-        self.store.save_json(r, "metrics.json", {"row": row, "layer_density": masks_lib.layer_density(mask)})
+        files = ["mask.pt", "weights.pt", *(["rewind.pt"] if r == 0 else ["phases.json"])]
+        if r > 0:  # what a rerun of the search needs to redo this round or the next one identically
+            files += [f for f in ("scores.pt", "carry.pt") if self.store.exists(r, f)]
+        self.store.save_json(r, "metrics.json", {"row": row, "layer_density": masks_lib.layer_density(mask),
+                                                 "files": files})
         self.store.clear_checkpoints(r)
         return row
 
@@ -444,18 +494,32 @@ def play(config: LotteryConfig, data=None) -> LotteryResult:
 
     bar = tqdm(range(config.rounds + 1), desc=f"lottery {config.method}", disable=not config.progress,
                unit="round")
-    try:
-        for r in bar:
-            metrics = store.finished_round(r, run.extra if r == 0 else ())
-            if metrics is None:
-                run.round0() if r == 0 else run.round(r)
-                metrics = store.load_json(r, "metrics.json")
-                if r >= 2:
-                    store.forget_weights(r - 2)
-            rows.append(metrics["row"])
-            layers.append(metrics["layer_density"])
-            store.write_results(rows)
-            bar.set_postfix(density=f"{rows[-1]['density']:.3f}", acc=f"{rows[-1]['test_acc']:.3f}")
-    finally:
-        bar.close()
+    with store.lock():  # a second process on the same config waits here, then reuses the rounds
+        store.prepare(run.record)
+        try:
+            _play_rounds(run, bar, rows, layers)
+        finally:
+            bar.close()
+        store.tidy()
     return LotteryResult(rows, config, store.run_dir, store.masks(len(rows)), layers, store)
+
+
+def _play_rounds(run: _Run, bar, rows: list[dict], layers: list[dict]) -> None:
+    """Play (or read back) each round in ``bar``, appending its row and layer densities."""
+    store = run.store
+    for r in bar:
+        metrics = store.finished_round(r, run.extra if r == 0 else ())
+        played = metrics is None
+        if not played:
+            store.clear_checkpoints(r)  # left by a kill between the metrics and their removal
+        else:
+            run.round0() if r == 0 else run.round(r)
+            metrics = store.load_json(r, "metrics.json")
+            if r >= 2:
+                store.forget(r - 2, "weights.pt")
+        rows.append(metrics["row"])
+        layers.append(metrics["layer_density"])
+        bar.set_postfix(density=f"{rows[-1]['density']:.3f}", acc=f"{rows[-1]['test_acc']:.3f}")
+        if played:
+            store.write_results(rows)
+    store.write_results(rows)  # a pure rerun finds it as it was and leaves it alone

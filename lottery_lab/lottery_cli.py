@@ -5,8 +5,10 @@
 - ``run``: one lottery run; every :class:`~lottery_lab.lottery.LotteryConfig` field is an option
   (generated from the dataclass, so new fields appear here without edits), ``--config FILE`` reads
   them from JSON (options given on the command line win).
-- ``report RUN_DIR [RUN_DIR ...]``: tables and the accuracy-vs-density plot of stored runs, mean ± std
-  over seeds per method.
+- ``report RUN_DIR [RUN_DIR ...]``: tables (and with ``--plot PNG`` the accuracy-vs-density plot) of
+  stored runs, mean ± std over seeds per method. It only reads: every intact round is shown, each
+  damaged file is named with the command that recomputes it, and nothing is written unless ``--plot``
+  says where (so finished runs on read-only media can be reported).
 
 ``--json`` prints a machine-readable summary on stdout (progress bars go to stderr).
 """
@@ -23,6 +25,8 @@ import time
 import typing
 from pathlib import Path
 from typing import Any
+
+from lottery_lab._files import save_figure
 
 #: The demo's settings (see ``lottery-lab demo --help``); ``--quick`` overrides a few for tests.
 DEMO = {
@@ -56,7 +60,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("run", help="play the lottery with any config",
                               description="Play the lottery: round 0 dense, then rounds of prune → rewind → "
                                           "retrain. Options override --config FILE, which overrides defaults.")
-    p.add_argument("--config", metavar="FILE", help="JSON file of LotteryConfig fields")
+    p.add_argument("--config", metavar="FILE", help="JSON file of LotteryConfig fields, or a run folder's "
+                   "config.json (reruns that run in its folder: recomputes what is damaged)")
     p.add_argument("--download", action="store_true",
                    help="download a file-based dataset (mnist, fashion-mnist, cifar10, cifar100) if missing")
     p.add_argument("--plot", metavar="PNG", help="where to write the plot (default: RUN_DIR/accuracy_vs_density.png)")
@@ -67,7 +72,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("report", help="tables and plots of stored runs",
                               description="Re-plot and tabulate stored runs (mean ± std over seeds per method).")
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run folders (runs/<method>-<hash>)")
-    p.add_argument("--plot", metavar="PNG", help="where to write the plot (default: report.png beside the runs)")
+    p.add_argument("--plot", metavar="PNG", help="where to write the plot (default: no plot; report writes nothing "
+                   "else)")
     p.add_argument("--by", default="method", help="row field that labels the lines (default: %(default)s)")
     _json_flag(p)
     p.set_defaults(func=_report, _parser=p)
@@ -163,6 +169,8 @@ def config_from_args(args: argparse.Namespace):
             raise ValueError(f"--config {path}: cannot read a JSON object ({exc})") from None
         if not isinstance(values, dict):
             raise ValueError(f"--config {path}: must hold a JSON object of config fields")
+        if {"config", "hash", "hashed"} <= set(values) and isinstance(values["config"], dict):
+            values = {**values["config"], "out_dir": str(path.resolve().parent.parent)}  # a run folder's record
     values.update({f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)})
     return cls.from_dict(values)
 
@@ -207,31 +215,45 @@ def _run(args) -> int:
 
 
 def _report(args) -> int:
+    import warnings
+
     from lottery_lab import runs
     from lottery_lab.plots.lottery import summarize
 
     try:
-        results = [runs.load(d) for d in args.run_dirs]
+        with warnings.catch_warnings():  # damaged files are listed below, once each
+            warnings.simplefilter("ignore", runs.CorruptFileWarning)
+            results = [runs.load(d) for d in args.run_dirs]
         for d, r in zip(args.run_dirs, results):
-            if not r.rows:
+            if not r.rows and not r.damaged:
                 raise ValueError(f"{d} has no finished round yet")
-            if args.by not in r.rows[0]:
+            if r.rows and args.by not in r.rows[0]:
                 raise ValueError(f"--by {args.by!r} is not a result field; fields: {', '.join(r.rows[0])}")
     except (FileNotFoundError, ValueError, TypeError, KeyError) as exc:
         return _fail(args, exc)
-    parents = [str(Path(d).resolve().parent) for d in args.run_dirs]
-    plot = Path(args.plot) if args.plot else Path(os.path.commonpath(parents)) / "report.png"
-    _save_accuracy_plot(results, plot, by=args.by)
-    summary = summarize([row for r in results for row in r.rows], by=args.by)
+    plot = Path(args.plot) if args.plot else None
+    shown = [r for r in results if r.rows]
+    if plot is not None and shown:
+        _save_accuracy_plot(shown, plot, by=args.by)
+    summary = summarize([row for r in shown for row in r.rows], by=args.by) if shown else {}
     if args.json:
-        _print_json({"plot": str(plot), "runs": [{"run_dir": str(d), "config": r.config.to_dict(), "rows": r.rows}
-                                                 for d, r in zip(args.run_dirs, results)],
-                     "summary": {k: _summary_rows(s) for k, s in summary.items()}})
+        _print_json({"plot": _str(plot), "runs": [
+            {"run_dir": str(d), "config": r.config.to_dict(), "rows": r.rows,
+             "damaged": [dataclasses.asdict(x) for x in r.damaged], "recompute": r.recompute}
+            for d, r in zip(args.run_dirs, results)],
+            "summary": {k: _summary_rows(s) for k, s in summary.items()}})
         return 0
-    for r in results:
-        print(r.table(), end="\n\n")
-    print(summary_table(summary, by=args.by))
-    print(f"\nplot: {plot}")
+    for d, r in zip(args.run_dirs, results):
+        print(r.table())
+        if r.damaged:
+            print(f"damaged in {d}:")
+            for x in r.damaged:
+                print(f"  {x.file}: {x.why}")
+            print(f"  recompute with: {r.recompute}")
+        print()
+    if summary:
+        print(summary_table(summary, by=args.by))
+    print(f"\nplot: {plot}" if plot is not None else "\nno plot written (give --plot PNG for one)")
     return 0
 
 
@@ -305,8 +327,7 @@ def _save_accuracy_plot(results: list, path: Path, by: str = "method", title: st
     fig = Figure(figsize=(6.5, 4.2))
     accuracy_vs_density(results, ax=fig.add_subplot(), by=by, title=title)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
 
 
 def _str(p) -> str | None:

@@ -244,6 +244,9 @@ class TrainState:
         return out
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore a :meth:`state_dict`. Load it on the CPU (``torch.load(map_location="cpu")``) whatever
+        the model's device: the RNG states must stay CPU byte tensors, and ``load_state_dict`` places
+        the model's and optimiser's tensors (Adam's ``step`` counters stay on the CPU)."""
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.step = int(state["step"])

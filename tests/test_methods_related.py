@@ -495,7 +495,7 @@ def test_cs_carry_survives_until_the_next_round_is_on_disk_and_a_redone_search_i
 
     whole = play(cfg(tmp_path / "whole"), data=tiny())
     store = RunStore(whole.run_dir)
-    assert store.load(1, "carry.pt") is None and store.load(2, "carry.pt") is not None   # spent, kept
+    assert store.load(1, "carry.pt") is not None and store.load(2, "carry.pt") is not None  # kept on disk
     save = RunStore.save
 
     class Crash(Exception):
@@ -515,3 +515,23 @@ def test_cs_carry_survives_until_the_next_round_is_on_disk_and_a_redone_search_i
     assert again.rows[2]["test_acc"] == whole.rows[2]["test_acc"]
     with pytest.raises(ValueError, match="continues round 1's search"):
         methods.get("cs").search(net(), masks.ones_like(net()), ctx(net(), r=2))
+
+
+def test_cs_lost_carry_or_scores_are_recomputed_to_the_same_rounds(tmp_path):
+    """A finished cs round promises its carry (the next search continues from it): a deleted one, or a
+    deleted later scores.pt whose search needs it, is recomputed and every round comes out the same."""
+    from lottery_lab.runs import CorruptFileWarning
+
+    cfg = LotteryConfig(method="cs", method_kw={"layers": "all", "lam": 1e-4}, model="mlp", data="tiny",
+                        rounds=2, epochs=3, batch_size=16, out_dir=str(tmp_path), progress=False, device="cpu")
+    whole = play(cfg, data=tiny())
+    rows = [dict(r) for r in whole.rows]
+    for lost in ("round_01/carry.pt", "round_02/scores.pt"):
+        (whole.run_dir / lost).unlink()
+        with pytest.warns(CorruptFileWarning, match=lost.split("/")[1]):
+            again = play(cfg, data=tiny())
+        assert (whole.run_dir / lost).exists()
+        for r in range(3):
+            assert all(torch.equal(again.masks[r][n], whole.masks[r][n]) for n in whole.masks[r])
+        assert [{k: v for k, v in row.items() if k != "wall_s"} for row in again.rows] == \
+            [{k: v for k, v in row.items() if k != "wall_s"} for row in rows]

@@ -19,7 +19,8 @@ from lottery_lab import runs
 from lottery_lab.lottery import LotteryConfig, play
 
 # Tiny data and config shared by the in-process runs and the subprocess that gets killed. Round 1
-# has 30 epochs of 16 steps, so it lasts long enough to be killed after its first epoch checkpoint.
+# has 30 epochs of 16 steps, so it lasts long enough to be killed after its first epoch checkpoint
+# (checkpoint_s=0: a checkpoint at every epoch end, so the kill lands inside a phase).
 SETUP = textwrap.dedent("""
     import torch
     torch.set_num_threads(1)
@@ -31,7 +32,7 @@ SETUP = textwrap.dedent("""
     def config(out_dir):
         return LotteryConfig(method="imp", model="mlp", model_kw={"width": 0.25}, data="tiny", rounds=2,
                              epochs=30, batch_size=32, lr=0.05, weight_decay=1e-4, schedule="cosine",
-                             rewind_iter=5, seed=3, out_dir=out_dir, progress=False)
+                             rewind_iter=5, seed=3, out_dir=out_dir, progress=False, checkpoint_s=0)
 """)
 
 
@@ -159,7 +160,7 @@ def test_verified_files_catch_corruption_and_missing_checksums(tmp_path):
     path.write_bytes(b"hellO")
     with pytest.warns(runs.CorruptFileWarning):
         assert runs.read_verified(path) is None
-    assert not path.exists()                              # removed, to be recomputed
+    assert path.read_bytes() == b"hellO"                  # reading deletes nothing: a rerun recomputes it
     runs.atomic_write(path, b"no checksum")
     with pytest.warns(runs.CorruptFileWarning, match="missing or does not match"):
         assert runs.read_verified(path) is None

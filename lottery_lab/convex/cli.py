@@ -39,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
 
     from lottery_lab.convex.experiments import mnist_experiment, summary_table
     from lottery_lab.plots.convex import accuracy_vs_density, objective_traces
+    from lottery_lab._files import save_figure
 
     a, b = args.pair
     try:
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     figures = {"accuracy_vs_density.png": accuracy_vs_density(exp), "objective_traces.png": objective_traces(exp)}
     for name, fig in figures.items():
-        fig.savefig(out / name, dpi=120)
+        save_figure(fig, out / name, dpi=120)
         plt.close(fig)
     summary = {**exp.to_json(), "figures": [str(out / name) for name in figures]}
     (out / "results.json").write_text(json.dumps(summary, indent=2))
