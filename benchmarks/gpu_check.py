@@ -119,9 +119,10 @@ RESUME_CODE = textwrap.dedent("""
 
 
 def check_resume(size: dict, device: str, out: Path) -> str:
-    cfg = config("imp", size, device, 1, str(out / "killed"), epochs=size["resume_epochs"])
+    # checkpoint_s=0: a checkpoint at every epoch end, so the kill lands inside the phase
+    cfg = config("imp", size, device, 1, str(out / "killed"), epochs=size["resume_epochs"], checkpoint_s=0)
     fields = {f: getattr(cfg, f) for f in ("method", "model", "model_kw", "data", "rounds", "epochs",
-                                            "batch_size", "lr", "device", "out_dir", "progress")}
+                                            "batch_size", "lr", "device", "out_dir", "progress", "checkpoint_s")}
     proc = subprocess.Popen([sys.executable, "-c", RESUME_CODE, repr(fields)], stderr=subprocess.PIPE,
                             env={**os.environ, "OMP_NUM_THREADS": "1"})
     deadline, ckpt = time.monotonic() + 120, None
@@ -149,7 +150,8 @@ def check_resume(size: dict, device: str, out: Path) -> str:
         logger.removeHandler(handler)
         logger.setLevel(level)
     assert any(f"resuming round 0 (train) at step {step}" in r for r in records), records
-    straight = play(config("imp", size, device, 1, str(out / "straight"), epochs=size["resume_epochs"]))
+    straight = play(config("imp", size, device, 1, str(out / "straight"), epochs=size["resume_epochs"],
+                           checkpoint_s=0))
     diffs = [abs(a["test_acc"] - b["test_acc"]) for a, b in zip(resumed.rows, straight.rows)]
     if select_device(device).type == "cpu":
         keys = ("round", "density", "test_acc", "train_loss")
