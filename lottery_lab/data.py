@@ -201,6 +201,10 @@ class Batches:
     Each pass over the object is one epoch in a fresh ``randperm`` order (drawn from ``generator``,
     so a seeded generator gives a reproducible sequence of epochs). ``augment`` applies a random
     horizontal flip and a 4-pixel zero-pad-and-crop to every image, in batch (see :func:`flip_crop`).
+
+    When the generator lives on another device than the data (a CPU generator, data on a GPU), the
+    epoch's order and augmentation draws are made at its start, in the same sequence as batch by
+    batch, and moved in one non-blocking copy: the same numbers, without three blocking transfers a step.
     """
 
     def __init__(self, X: torch.Tensor, y: torch.Tensor, batch_size: int, *, shuffle: bool = True,
@@ -219,26 +223,51 @@ class Batches:
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        return self._epoch(ahead=_gen_device(self.generator, self.X.device) != self.X.device)
+
+    def _epoch(self, ahead: bool) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """One epoch; ``ahead``: draw all of its random numbers first (one transfer to the data's device)."""
         n, device = len(self.y), self.X.device
-        if self.shuffle:
-            order = torch.randperm(n, generator=self.generator, device=_gen_device(self.generator, device))
-            order = order.to(device)
+        gdev = _gen_device(self.generator, device)
+        sizes = [min(self.batch_size, n - b * self.batch_size) for b in range(len(self))]
+        draws: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] | None = None
+        if ahead:
+            parts = [torch.randperm(n, generator=self.generator, device=gdev)] if self.shuffle else []
+            if self.augment:
+                for size in sizes:
+                    parts.extend(t.long() for t in _augment_draws(size, self.generator, gdev))
+            packed = torch.cat(parts) if parts else torch.zeros(0, dtype=torch.long)
+            if device.type == "cuda":
+                packed = packed.pin_memory()
+            packed = packed.to(device, non_blocking=True)
+            order = packed[:n] if self.shuffle else torch.arange(n, device=device)
+            if self.augment:
+                rest = packed[n if self.shuffle else 0:].split([s for s in sizes for _ in range(3)])
+                draws = [(rest[3 * b] != 0, rest[3 * b + 1], rest[3 * b + 2]) for b in range(len(sizes))]
+        elif self.shuffle:
+            order = torch.randperm(n, generator=self.generator, device=gdev).to(device)
         else:
             order = torch.arange(n, device=device)
         for b in range(len(self)):
             idx = order[b * self.batch_size:(b + 1) * self.batch_size]
             xb = self.X[idx]
             if self.augment:
-                xb = augment_batch(xb, generator=self.generator)
+                xb = augment_batch(xb, generator=self.generator) if draws is None else flip_crop(xb, *draws[b])
             yield xb, self.y[idx]
+
+
+def _augment_draws(n: int, generator: torch.Generator | None, device: torch.device,
+                   pad: int = 4) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The random numbers of :func:`augment_batch` for ``n`` images, in its order: flip, then dy, dx."""
+    flip = torch.rand(n, generator=generator, device=device) < 0.5
+    dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator, device=device)
+    dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator, device=device)
+    return flip, dy, dx
 
 
 def augment_batch(x: torch.Tensor, generator: torch.Generator | None = None, pad: int = 4) -> torch.Tensor:
     """Random horizontal flip (p = 1/2) and random ``pad``-pixel crop for each image of ``x`` (n, C, H, W)."""
-    n, gdev = len(x), _gen_device(generator, x.device)
-    flip = torch.rand(n, generator=generator, device=gdev) < 0.5
-    dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator, device=gdev)
-    dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator, device=gdev)
+    flip, dy, dx = _augment_draws(len(x), generator, _gen_device(generator, x.device), pad)
     return flip_crop(x, flip.to(x.device), dy.to(x.device), dx.to(x.device), pad)
 
 

@@ -68,6 +68,25 @@ def _autocast(device: torch.device, dtype: torch.dtype | None):
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
+#: fp32 matmuls on CUDA (``amp=False``, or ops autocast keeps in fp32): TF32 ("high"), as cuDNN already
+#: does for fp32 convolutions by default; bf16 autocast is the lower-precision choice already made
+CUDA_MATMUL_PRECISION = "high"
+
+
+@contextlib.contextmanager
+def _matmul_precision(device: torch.device):
+    """:data:`CUDA_MATMUL_PRECISION` while training or evaluating on CUDA; the caller's setting after."""
+    if device.type != "cuda":
+        yield
+        return
+    before = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision(CUDA_MATMUL_PRECISION)
+    try:
+        yield
+    finally:
+        torch.set_float32_matmul_precision(before)
+
+
 # ----------------------------------------------------------------------------------------- config
 
 @dataclass
@@ -129,19 +148,27 @@ def lr_factor(config: TrainConfig, step: int, total: int) -> float:
     return 1.0
 
 
+def _use_fused(groups: Sequence[Mapping[str, Any]]) -> bool:
+    """Fused optimiser kernels (one for the whole update) when every parameter is on CUDA, where torch's
+    default is ``foreach`` (several kernels per step); elsewhere torch's default."""
+    return bool(groups) and all(p.is_cuda for g in groups for p in g["params"])
+
+
 def make_optimizer(param_groups: Sequence[Mapping[str, Any]], config: TrainConfig) -> torch.optim.Optimizer:
     """SGD (with momentum) or Adam/AdamW over ``param_groups``; a group's own ``lr``/``weight_decay`` win."""
     groups = []
     for g in param_groups:
         g = dict(g)
+        g["params"] = [g["params"]] if isinstance(g["params"], torch.Tensor) else list(g["params"])
         g.setdefault("lr", config.lr)
         g.setdefault("weight_decay", config.weight_decay)
         g["initial_lr"] = g["lr"]
         groups.append(g)
+    fused = {"fused": True} if _use_fused(groups) else {}
     if config.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum)
+        return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, **fused)
     cls = torch.optim.Adam if config.optimizer == "adam" else torch.optim.AdamW
-    return cls(groups, lr=config.lr)
+    return cls(groups, lr=config.lr, **fused)
 
 
 # -------------------------------------------------------------------------------------- callbacks
@@ -245,6 +272,9 @@ class _Masker:
     """The mask as aligned lists of (parameter, float mask), for cheap fused multiplies each step.
 
     All-kept entries are left out: multiplying by ones changes nothing and costs two passes a step.
+    The float masks take their parameter's memory format (strides): CUDA's fused ``_foreach`` kernels
+    need equal strides in both lists, and a channels_last parameter with a contiguous mask would fall
+    back to one kernel per tensor.
     """
 
     def __init__(self, model: nn.Module, masks: Mapping[str, torch.Tensor] | None):
@@ -253,9 +283,11 @@ class _Masker:
         missing = [n for n in masks if n not in params]
         if missing:
             raise ValueError(f"mask entries {missing} are not parameters of the model")
-        active = [n for n in masks if not bool(masks[n].all())]
+        names = list(masks)
+        full = torch.stack([masks[n].all().to(masks[names[0]].device) for n in names]).tolist() if names else []
+        active = [n for n, f in zip(names, full) if not f]  # one read-back for all, once per phase
         self.params = [params[n] for n in active]
-        self.masks = [masks[n].to(device=p.device, dtype=p.dtype) for n, p in zip(active, self.params)]
+        self.masks = [torch.empty_like(p).copy_(masks[n]) for n, p in zip(active, self.params)]
 
     @torch.no_grad()
     def grads(self) -> None:
@@ -323,7 +355,7 @@ def train(
     where = f"round {round_index}, " if round_index is not None else ""
     rng_devices = [device.index or 0] if device.type == "cuda" else []
 
-    with torch.random.fork_rng(devices=rng_devices):
+    with torch.random.fork_rng(devices=rng_devices), _matmul_precision(device):
         torch.manual_seed(seed)
         if resume is not None:
             state.load_state_dict(resume)
@@ -335,6 +367,7 @@ def train(
         bar = _progress(config.progress, total, state.step, f"{where}{phase}")
         t0 = time.perf_counter() - state.elapsed
         fresh_start = resume is None
+        full_batch = 0
         try:
             while state.step < total:
                 epoch = state.step // steps_per_epoch
@@ -349,11 +382,15 @@ def train(
                 loss_sum = torch.zeros((), device=device)
                 n = 0
                 for xb, yb in it:
+                    # under compile, a batch smaller than the largest seen (an epoch's last) runs eagerly:
+                    # a new batch size would recompile the forward
+                    full_batch = max(full_batch, len(xb))
+                    net = forward if len(xb) == full_batch else model
                     factor = lr_factor(config, state.step, total)
                     for g in optimizer.param_groups:
                         g["lr"] = g["initial_lr"] * factor
                     with _autocast(device, amp):
-                        loss = F.cross_entropy(forward(xb), yb)
+                        loss = F.cross_entropy(net(xb), yb)
                     objective = loss
                     for cb in callbacks:
                         objective = cb.on_loss(state, objective)
@@ -409,7 +446,7 @@ def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int
     loss = torch.zeros((), device=X.device, dtype=torch.float64)
     for i in range(0, len(y), batch_size):
         xb, yb = X[i:i + batch_size], y[i:i + batch_size]
-        with _autocast(X.device, dtype):
+        with _autocast(X.device, dtype), _matmul_precision(X.device):
             out = model(xb)
         out = out.float()
         loss += F.cross_entropy(out, yb, reduction="sum").double()

@@ -25,17 +25,47 @@ class ScaledGrad(Callback):
 
     ``state`` is a float64 tensor of shape ``(len(params), 2)``, rows ``[ema, steps]``, that the caller
     keeps as a module buffer, so that a resumed search continues with the same scales.
+
+    The averages stay on the device (no read-back in the step): the step counts are read once at the
+    start of training and then counted on the host, so the bias correction 1 − β^steps is a Python
+    number. On the CPU the arithmetic is the same, operation for operation, as a host-side EMA of
+    ``float(g.abs().mean())``; elsewhere the mean magnitudes come from one ``_foreach_norm``.
     """
 
     def __init__(self, params: Sequence[torch.Tensor], state: torch.Tensor, beta: float = 0.99):
         self.params, self.state, self.beta = list(params), state, beta
+        self._steps: list[float] | None = None
+
+    def on_train_start(self, state: TrainState) -> None:
+        self._steps = self.state[:, 1].tolist()  # once per phase (after a resume: the steps reached)
 
     @torch.no_grad()
     def after_backward(self, state: TrainState) -> None:
-        for i, p in enumerate(self.params):
-            if p.grad is None:
-                continue
-            ema = self.beta * float(self.state[i, 0]) + (1 - self.beta) * float(p.grad.abs().mean())
-            steps = float(self.state[i, 1]) + 1
-            self.state[i, 0], self.state[i, 1] = ema, steps
-            p.grad.div_(max(ema / (1 - self.beta**steps), 1e-30))
+        if self._steps is None:
+            self.on_train_start(state)
+        assert self._steps is not None
+        live = [i for i, p in enumerate(self.params) if p.grad is not None]
+        if not live:
+            return
+        grads = [self.params[i].grad for i in live]
+        if grads[0].device.type == "cpu":
+            means = [g.abs().mean() for g in grads]
+        else:
+            means = torch._foreach_div(torch._foreach_norm(grads, 1), [float(g.numel()) for g in grads])
+        beta = self.beta
+        if len(live) == len(self.params):
+            ema = self.state[:, 0] * beta + torch.stack(means).double() * (1 - beta)
+            self.state[:, 0] = ema
+            self.state[:, 1] += 1
+            emas = list(ema.unbind())
+        else:
+            emas = []
+            for i, m in zip(live, means):
+                emas.append(self.state[i, 0] * beta + m.double() * (1 - beta))
+                self.state[i, 0] = emas[-1]
+                self.state[i, 1] += 1
+        for i in live:
+            self._steps[i] += 1
+        divisors = torch._foreach_div(emas, [1 - beta ** self._steps[i] for i in live])
+        torch._foreach_clamp_min_(divisors, 1e-30)
+        torch._foreach_div_(grads, divisors)

@@ -16,8 +16,7 @@ def topk_mask(scores: torch.Tensor, keep: float) -> torch.Tensor:
     """A 0/1 tensor keeping exactly :func:`n_kept` entries with the largest |score| (ties by index)."""
     flat = scores.detach().abs().flatten()
     k = n_kept(flat.numel(), keep)
-    mask = torch.zeros_like(flat)
-    mask[torch.topk(flat, k, sorted=False).indices] = 1
+    mask = torch.zeros_like(flat).index_fill_(0, torch.topk(flat, k, sorted=False).indices, 1)  # no host value
     return mask.view_as(scores)
 
 

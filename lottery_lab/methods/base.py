@@ -206,7 +206,9 @@ def prune_lowest(scores: Mapping[str, torch.Tensor], mask: Mapping[str, torch.Te
     """Prune ``round(fraction · kept)`` of the kept weights: those with the lowest scores, globally.
 
     Exactly that many are pruned (at least one while more than one is kept); ties go to the lower
-    ``tiebreak`` score, then to the earlier position in the mask's parameter order.
+    ``tiebreak`` score, then to the earlier position in the mask's parameter order. Each new mask has
+    its old mask's memory format (channels_last stays channels_last), so masks keep their parameters'
+    strides from round to round.
     """
     names_ = list(mask)
     keep = torch.cat([mask[n].reshape(-1).bool() for n in names_])
@@ -224,6 +226,6 @@ def prune_lowest(scores: Mapping[str, torch.Tensor], mask: Mapping[str, torch.Te
     out, i = {}, 0
     for n in names_:
         k = mask[n].numel()
-        out[n] = keep[i:i + k].view_as(mask[n]).clone()
+        out[n] = torch.empty_like(mask[n], dtype=torch.bool).copy_(keep[i:i + k].view(mask[n].shape))
         i += k
     return out

@@ -11,7 +11,6 @@ with the smallest m.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
@@ -72,8 +71,8 @@ class _PenaltyProjection(Callback):
 
     @torch.no_grad()
     def after_step(self, state: TrainState) -> None:
-        for m in self.ms:
-            m.clamp_(0.0, 1.0)
+        torch._foreach_clamp_min_(self.ms, 0.0)
+        torch._foreach_clamp_max_(self.ms, 1.0)
 
 
 class _DensityDrivenPenalty(_PenaltyProjection):
@@ -84,23 +83,32 @@ class _DensityDrivenPenalty(_PenaltyProjection):
     log λ ← log λ + η (d − target): λ grows while the ticket would be too dense and shrinks while it
     would be too sparse. Log space makes the step scale-free (λ's useful range spans decades and
     depends on the model), and keeps λ > 0. λ lives in ``lam_t``, a buffer of the searched module,
-    so a resumed search continues exactly.
+    so a resumed search continues exactly. The count, the ascent and λ's use all stay on the device:
+    the step never reads them back.
     """
 
     def __init__(self, ms: list[torch.Tensor], penalty: penalties.Penalty, lam_t: torch.Tensor,
                  alpha: float, target: float, dual_lr: float, total: int):
-        super().__init__(ms, penalty, float(lam_t))
+        self.ms, self.penalty = ms, penalty
         self.lam_t, self.alpha, self.target, self.dual_lr, self.total = lam_t, alpha, target, dual_lr, total
+
+    @property
+    def lam(self) -> float:  # type: ignore[override]
+        """λ now (a read-back: for inspection, never used in the step)."""
+        return float(self.lam_t)
+
+    @torch.no_grad()
+    def after_backward(self, state: TrainState) -> None:
+        # grad + λ·R'(m), with λ in the gradients' precision (as ``alpha=λ`` rounds it)
+        lam = self.lam_t.to(self.ms[0].dtype) if self.ms else self.lam_t
+        torch._foreach_addcmul_([m.grad for m in self.ms], [self.penalty.slope(m) for m in self.ms],
+                                [lam] * len(self.ms))
 
     @torch.no_grad()
     def after_step(self, state: TrainState) -> None:
         super().after_step(state)
-        kept = sum(int(torch.count_nonzero(m >= self.alpha)) for m in self.ms)
-        self.lam_t.mul_(math.exp(self.dual_lr * (kept / self.total - self.target)))
-        self.lam = float(self.lam_t)
-
-    def on_train_start(self, state: TrainState) -> None:
-        self.lam = float(self.lam_t)  # after a resume, the buffer holds the multiplier reached
+        kept = torch.stack([(m >= self.alpha).sum() for m in self.ms]).sum()
+        self.lam_t.mul_(torch.exp(self.dual_lr * (kept.to(self.lam_t.dtype) / self.total - self.target)))
 
 
 @register
@@ -166,7 +174,8 @@ class Concave(Method):
         if self.target_density is None:
             callbacks = [_PenaltyProjection(ms, self._penalty, self.lam)]
         else:
-            relaxed.register_buffer("lam_t", torch.tensor(self.lam, dtype=torch.float64))
+            relaxed.register_buffer("lam_t", torch.tensor(self.lam, dtype=torch.float64,
+                                                           device=ms[0].device if ms else None))
             total = sum(m.numel() for m in ms)
             callbacks = [_DensityDrivenPenalty(ms, self._penalty, relaxed.lam_t, self.alpha, self.target_density,
                                                self.dual_lr, total)]

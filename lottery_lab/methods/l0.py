@@ -16,6 +16,7 @@ density is the expected density the search controlled.
 
 from __future__ import annotations
 
+import math
 
 import torch
 from torch import nn
@@ -47,15 +48,31 @@ class GatedNet(RelaxedMaskNet):
     def gates(self) -> list[torch.Tensor]:
         """Sampled gates in training mode, deterministic gates in evaluation mode."""
         if self.training:
-            return [self.hc.sample(la) for la in self._ms]
+            return self._sampled_gates()
         return [self.hc.deterministic(la) for la in self._ms]
+
+    def _sampled_gates(self) -> list[torch.Tensor]:
+        """:meth:`HardConcrete.sample` of every layer's gates, the arithmetic as ``_foreach`` ops: the
+        same draws (one ``rand`` per layer, in order) and the same values, a tenth of the kernels."""
+        hc, las = self.hc, self._ms
+        us = [torch.rand(la.shape, device=la.device, dtype=la.dtype) for la in las]
+        torch._foreach_clamp_min_(us, 1e-6)
+        torch._foreach_clamp_max_(us, 1 - 1e-6)
+        logits = torch._foreach_sub(torch._foreach_log(us), torch._foreach_log1p(torch._foreach_neg(us)))
+        s = torch._foreach_sigmoid(torch._foreach_div(torch._foreach_add(logits, las), hc.beta))
+        z = torch._foreach_add(torch._foreach_mul(s, hc.zeta - hc.gamma), hc.gamma)
+        return list(torch._foreach_clamp_max(torch._foreach_clamp_min(z, 0.0), 1.0))
 
     def effective_weights(self) -> dict[str, torch.Tensor]:
         return dict(zip(self.names, torch._foreach_mul(self._thetas, self.gates())))
 
     def expected_kept(self) -> list[torch.Tensor]:
-        """Σ P(z ≠ 0) over the kept weights of each layer (differentiable in log α)."""
-        return [(self.hc.prob_nonzero(la) * s).sum() for la, s in zip(self._ms, self.support)]
+        """Σ P(z ≠ 0) over the kept weights of each layer (differentiable in log α).
+
+        :meth:`HardConcrete.prob_nonzero` as ``_foreach`` ops (the same values)."""
+        shift = self.hc.beta * math.log(-self.hc.gamma / self.hc.zeta)
+        probs = torch._foreach_sigmoid(torch._foreach_sub(self._ms, shift))
+        return [p.sum() for p in torch._foreach_mul(probs, self.support)]
 
     @torch.no_grad()
     def ticket(self, per_layer: bool) -> dict[str, torch.Tensor]:
@@ -96,9 +113,10 @@ class _GateObjective(Callback):
             return loss + self.lam * d.sum()
         return loss + self.multipliers.lagrangian_term(d)
 
+    @torch.no_grad()
     def after_step(self, state: TrainState) -> None:
         if self.multipliers is not None:
-            self.multipliers.step(self._densities().detach())
+            self.multipliers.step(self._densities())
 
 
 @register
