@@ -8,7 +8,8 @@ hooks minus the kernel-side duration ``shell.execute_reply - iopub.execute_input
 ``record_timing`` stores). A stalled cell waits the timeout and goes on without error, so the count of
 timeouts alone would not see it.
 
-``--mode stock`` runs jupyter_client's own channel, ``--mode remedy`` runs with
+Also counts the figures saved inside ``Output`` widgets (the notebook's widget state) per execution,
+to show that the remedy keeps them. ``--mode stock`` runs jupyter_client's own channel, ``--mode remedy`` runs with
 ``lottery_lab._nbexec.install()`` (what the test and book harnesses use), ``--mode both`` (the default)
 alternates the two execution by execution, so that both see the same load. Prints the load average
 (the machine may be shared), the stalls per notebook and in all.
@@ -39,8 +40,16 @@ def _stamp(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
-def execute(path: Path, timeout: int) -> tuple[list[tuple[int, float, float]], str | None, float]:
-    """Execute one notebook: ([(cell index, client seconds, kernel seconds)], error or None, wall seconds)."""
+def widget_figures(nb: nbformat.NotebookNode) -> int:
+    """Figures (``image/png`` outputs) held by the ``Output`` widgets in the notebook's saved widget state."""
+    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    return sum("image/png" in out.get("data", {}) for model in state.values()
+               if model.get("model_name") == "OutputModel" for out in model["state"].get("outputs", []))
+
+
+def execute(path: Path, timeout: int) -> tuple[list[tuple[int, float, float]], str | None, float, int]:
+    """Execute one notebook: ([(cell index, client seconds, kernel seconds)], error or None, wall seconds,
+    figures saved inside Output widgets)."""
     nb = nbformat.read(path, as_version=4)
     started: dict[int, float] = {}
     seen: dict[int, float] = {}
@@ -67,7 +76,7 @@ def execute(path: Path, timeout: int) -> tuple[list[tuple[int, float, float]], s
         if i in seen and "iopub.execute_input" in timing and "shell.execute_reply" in timing:
             kernel = _stamp(timing["shell.execute_reply"]) - _stamp(timing["iopub.execute_input"])
             cells.append((i, seen[i] - started[i], kernel))
-    return cells, error, wall
+    return cells, error, wall, widget_figures(nb)
 
 
 def main() -> None:
@@ -83,6 +92,7 @@ def main() -> None:
     print(f"modes {modes}; cell timeout {args.timeout} s; {args.executions} executions of "
           f"{len(args.notebooks)} notebooks; load average {os.getloadavg()}", flush=True)
     counts = {(m, p.name): [0, 0] for m in modes for p in args.notebooks}
+    figs: dict[tuple[str, str], set[int]] = {(m, p.name): set() for m in modes for p in args.notebooks}
     errors = 0
     t_all = time.monotonic()
     for n in range(args.executions):
@@ -92,13 +102,15 @@ def main() -> None:
             _nbexec.uninstall()
         elif not _nbexec.install():
             raise SystemExit("the remedy is not needed or not installable for these versions")
-        cells, error, wall = execute(path, args.timeout)
+        cells, error, wall, figures = execute(path, args.timeout)
         late = [(i, c, k) for i, c, k in cells if c - k > args.timeout / 2]
         counts[mode, path.name][0] += 1
         counts[mode, path.name][1] += bool(late)
         errors += error is not None
         detail = ", ".join(f"cell {i}: client {c:.1f} s, kernel {k:.1f} s" for i, c, k in late)
-        print(f"{n + 1:3d} {mode:6s} {path.name:28s} {wall:6.1f} s  {'STALL ' + detail if late else 'ok'}"
+        figs[mode, path.name].add(figures)
+        print(f"{n + 1:3d} {mode:6s} {path.name:28s} {wall:6.1f} s  {figures} widget figures  "
+              f"{'STALL ' + detail if late else 'ok'}"
               f"{'  ERROR ' + error if error else ''}  load {os.getloadavg()[0]:.2f}", flush=True)
     print(f"{time.monotonic() - t_all:.0f} s; errors: {errors}; load average {os.getloadavg()}")
     for mode in modes:
@@ -106,6 +118,8 @@ def main() -> None:
         late = sum(counts[mode, p.name][1] for p in args.notebooks)
         per = ", ".join(f"{p.stem[:2]} {counts[mode, p.name][1]}/{counts[mode, p.name][0]}" for p in args.notebooks)
         print(f"{mode:6s} stalls: {late}/{runs} executions ({per})")
+        print(f"       figures inside Output widgets per execution: "
+              + ", ".join(f"{p.stem[:2]} {sorted(figs[mode, p.name])}" for p in args.notebooks))
 
 if __name__ == "__main__":
     main()

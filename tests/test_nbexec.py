@@ -1,13 +1,16 @@
 """lottery_lab._nbexec: a send on nbclient's asyncio shell channel no longer hides an arrived reply from
 the pending poll; the patch is idempotent, gated on the versions that need it, active in this pytest
-process (root conftest.py), not imported by ``import lottery_lab``, and keeps Output-widget figures."""
+process (root conftest.py) and in the book build, not imported by ``import lottery_lab``, and keeps
+Output-widget figures."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 import select
 import subprocess
 import sys
+from pathlib import Path
 
 import nbformat
 import zmq
@@ -111,3 +114,11 @@ def test_figures_drawn_inside_an_output_widget_are_saved_in_the_executed_noteboo
     outputs = output_model["state"]["outputs"]
     assert any(o["output_type"] == "stream" and "drawn inside" in o["text"] for o in outputs), outputs
     assert any("image/png" in o.get("data", {}) for o in outputs), outputs
+
+
+def test_the_book_build_loads_it_as_a_sphinx_extension():
+    config = (Path(__file__).resolve().parents[1] / "book" / "_config.yml").read_text()
+    extensions = re.search(r"^  extra_extensions:\n((?:    - .*\n)+)", config, re.MULTILINE)
+    assert extensions and "- lottery_lab._nbexec" in extensions.group(1), config
+    assert _nbexec.setup(app=None)["parallel_read_safe"]
+    assert getattr(vars(AsyncZMQSocketChannel)["send"], _nbexec._MARK)
