@@ -15,12 +15,14 @@ alternates the two execution by execution, so that both see the same load. Print
 (the machine may be shared), the stalls per notebook and in all.
 
     python benchmarks/bench_nb_stalls.py [--mode both|stock|remedy] [--executions N] [--timeout S] [NOTEBOOK ...]
+    python benchmarks/bench_nb_stalls.py --stress 20 --executions 40 --timeout 10   # widget traffic only
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
@@ -45,6 +47,18 @@ def widget_figures(nb: nbformat.NotebookNode) -> int:
     state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
     return sum("image/png" in out.get("data", {}) for model in state.values()
                if model.get("model_name") == "OutputModel" for out in model["state"].get("outputs", []))
+
+
+def stress_notebook(cells: int, folder: Path) -> Path:
+    """A notebook of ``cells`` cells that each print into a new ``Output`` widget: the widget traffic of
+    an explorer cell without its computation, so that many replies race the widget's sends."""
+    source = ("import ipywidgets as widgets\nout = widgets.Output()\ndisplay(out)\nwith out:\n"
+              "    for i in range(3):\n        print('line', i, flush=True)\n")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for _ in range(cells)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = folder / f"stress_{cells}_output_widgets.ipynb"
+    nbformat.write(nb, path)
+    return path
 
 
 def execute(path: Path, timeout: int) -> tuple[list[tuple[int, float, float]], str | None, float, int]:
@@ -87,7 +101,11 @@ def main() -> None:
     parser.add_argument("--timeout", type=int, default=20, help="nbclient's cell timeout, seconds")
     parser.add_argument("--mode", choices=["both", "stock", "remedy"], default="both",
                         help="stock: jupyter_client as installed; remedy: with _nbexec.install(); both: alternate")
+    parser.add_argument("--stress", type=int, metavar="CELLS", default=0,
+                        help="execute a generated notebook of CELLS Output-widget cells instead")
     args = parser.parse_args()
+    if args.stress:
+        args.notebooks = [stress_notebook(args.stress, Path(tempfile.mkdtemp()))]
     modes = ["stock", "remedy"] if args.mode == "both" else [args.mode]
     print(f"modes {modes}; cell timeout {args.timeout} s; {args.executions} executions of "
           f"{len(args.notebooks)} notebooks; load average {os.getloadavg()}", flush=True)
