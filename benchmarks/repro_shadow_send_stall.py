@@ -23,7 +23,8 @@ late. Controls: no send in step 4, or the asyncio socket's own ``await send_mult
 right after ``channel.send`` (what ``lottery_lab._nbexec.install()`` adds): no wait.
 
 Measured here (Python 3.11.7, pyzmq 27.3.0 / libzmq 4.3.5, jupyter_client 8.10.0, Linux x86_64), 5
-trials each, T = 2 s: Session.send 2.0 s every trial; the three others ~1 ms.
+trials each, T = 2 s: after the Session.send the wait lasted 1.9 s in every trial (the rest of T:
+the poll had been waiting 0.1 s); the three others at most 1 ms.
 
     python benchmarks/repro_shadow_send_stall.py [--trials N] [--timeout T]
 
