@@ -75,10 +75,10 @@ def execute(path: Path, timeout: int) -> tuple[list[tuple[int, float, float]], s
     started: dict[int, float] = {}
     seen: dict[int, float] = {}
 
-    def on_execute(cell, cell_index):
+    def on_execute(cell: nbformat.NotebookNode, cell_index: int) -> None:
         started[cell_index] = time.monotonic()
 
-    def on_executed(cell, cell_index, execute_reply):
+    def on_executed(cell: nbformat.NotebookNode, cell_index: int, execute_reply: dict) -> None:
         seen[cell_index] = time.monotonic()
 
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=True,
