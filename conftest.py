@@ -2,6 +2,10 @@
 
 Tests run torch single-threaded: CI runs two pytest workers on two cores, and tiny tensors gain
 nothing from intra-op threads while two workers' thread pools fight over the cores.
+
+Notebooks (nbmake, tests/test_assignments.py) are executed by nbclient inside each pytest worker
+process; ``lottery_lab._nbexec.install()`` keeps a cell's reply from waiting for the cell timeout when
+an explorer draws into an ``Output`` widget (see that module).
 """
 
 import os
@@ -14,6 +18,10 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 def pytest_configure(config):
     import torch
+
+    from lottery_lab import _nbexec
+
+    _nbexec.install()
 
     torch.set_num_threads(1)
 
