@@ -35,7 +35,7 @@ from lottery_lab import masks as masks_lib
 from lottery_lab import methods
 from lottery_lab.runs import LotteryResult, RunStore, load  # noqa: F401  (re-exported)
 from lottery_lab.train import (DEVICES, OPTIMIZERS, SCHEDULES, Callback, TrainConfig, TrainState, evaluate,
-                               select_device, train)
+                               check_flag, select_device, train)
 
 __all__ = ["LotteryConfig", "LotteryResult", "play", "load", "derive_seed", "run_dir"]
 
@@ -99,11 +99,14 @@ class LotteryConfig:
             raise TypeError(f"seed={self.seed!r} must be an integer")
         if isinstance(self.rewind_iter, bool) or not isinstance(self.rewind_iter, int) or self.rewind_iter < 0:
             raise ValueError(f"rewind_iter={self.rewind_iter!r} must be an integer >= 0")
-        if self.iterations is not None and isinstance(self.iterations, int) and self.rewind_iter >= self.iterations:
+        if not isinstance(self.milestones, (list, tuple)):
+            raise TypeError(f"milestones={self.milestones!r} must be a list of fractions of training in (0, 1)")
+        self.milestones = tuple(self.milestones)
+        check_flag("reinit", self.reinit)
+        self.train_config()  # validates the training fields, naming the bad one (iterations first)
+        if self.iterations is not None and self.rewind_iter >= self.iterations:
             raise ValueError(f"rewind_iter={self.rewind_iter} is beyond the training length: it must be < "
                              f"iterations={self.iterations}")
-        self.milestones = tuple(self.milestones)
-        self.train_config()  # validates the training fields, naming the bad one
         if self.device not in DEVICES and not str(self.device).startswith("cuda:"):
             raise ValueError(f"device={self.device!r} is not supported; use one of {', '.join(DEVICES)}")
         if self.out_dir is not None and not isinstance(self.out_dir, (str, Path)):
