@@ -20,6 +20,7 @@ ends bit-identical (on the CPU) to an uninterrupted run.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import logging
 import time
@@ -116,6 +117,13 @@ class LotteryConfig:
 
         if self.model not in models.names():
             raise ValueError(f"unknown model={self.model!r}; registered models: {', '.join(models.names())}")
+        models.check_options(self.model, self.model_kw)
+        from lottery_lab import data as data_lib
+
+        allowed = [p for p in inspect.signature(data_lib.get).parameters if p != "name"]
+        unknown = sorted(set(self.data_kw) - set(allowed))
+        if unknown:
+            raise ValueError(f"data_kw has unknown key(s) {', '.join(unknown)}; data.get accepts: {', '.join(allowed)}")
 
     def train_config(self, **overrides: Any) -> TrainConfig:
         """The :class:`~lottery_lab.train.TrainConfig` of this run (``overrides`` replace fields)."""
@@ -236,6 +244,24 @@ class _Snapshot(Callback):
 
 # ---------------------------------------------------------------------------------------- play
 
+@torch.no_grad()
+def _check_model_fits(model: nn.Module, ds, config: LotteryConfig) -> None:
+    """One forward pass of two training examples (eval mode: no statistics or RNG touched), so a
+    model that does not fit the data fails with a message before any file is written."""
+    was_training = model.training
+    model.eval()
+    try:
+        out = model(ds.X_train[:2])
+    except RuntimeError as exc:
+        raise ValueError(f"model={config.model!r} (model_kw={config.model_kw}) does not fit data={config.data!r} "
+                         f"(inputs of shape {tuple(ds.input_shape)}): {str(exc).splitlines()[0]}") from None
+    finally:
+        model.train(was_training)
+    if out.shape[-1] != ds.num_classes:
+        raise ValueError(f"model={config.model!r} gives {out.shape[-1]} outputs for data={config.data!r} "
+                         f"with {ds.num_classes} classes")
+
+
 class _Run:
     """The state of one :func:`play` call (kept together so each round's code reads as the paper)."""
 
@@ -261,12 +287,13 @@ class _Run:
                 f"rewind_iter={config.rewind_iter} is beyond the training length: it must be < "
                 f"{self.total} steps ({config.epochs} epochs x {len(self.batches)} batches"
                 f"{'' if config.iterations is None else f', or iterations={config.iterations}'})")
+        self.model = self.fresh_model("init")
+        _check_model_fits(self.model, self.ds, config)  # before the run folder exists
         folder = None if config.out_dir is None else Path(config.out_dir) / (
             f"{config.method}-{config.short_hash(fingerprint)}")
         self.store = RunStore(folder, self.device)
         self.store.prepare({"config": config.to_dict(), "hash": config.short_hash(fingerprint),
                             "hashed": config.hashed_fields(), "data_fingerprint": fingerprint})
-        self.model = self.fresh_model("init")
         self.extra = ("rewind.pt",)
 
     def fresh_model(self, *tags: Any) -> nn.Module:

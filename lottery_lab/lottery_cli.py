@@ -24,6 +24,8 @@ import typing
 from pathlib import Path
 from typing import Any
 
+from lottery_lab.cli import check_output_dir, check_output_file, plot_suffixes
+
 #: The demo's settings (see ``lottery-lab demo --help``); ``--quick`` overrides a few for tests.
 DEMO = {
     "data": "mnist5k", "model": "mlp", "epochs": 6, "batch_size": 128, "lr": 0.1, "momentum": 0.9,
@@ -119,7 +121,9 @@ def _parser_for(kind: type, optional: bool, name: str):
                 value = [_number(t) for t in text.split(",") if t.strip()]
             if kind is dict and not isinstance(value, dict):
                 raise argparse.ArgumentTypeError(f"--{name.replace('_', '-')} takes a JSON object, got {text!r}")
-            return tuple(value) if kind is tuple and isinstance(value, list) else value
+            if kind is tuple:  # a single JSON number is a one-item list: --milestones 0.5
+                return tuple(value) if isinstance(value, list) else (value,)
+            return value
         return kind(text)
     parse.__name__ = kind.__name__  # argparse names the type in "invalid int value" messages
     return parse
@@ -183,6 +187,8 @@ def _run(args) -> int:
         config = config_from_args(args)
         if config.data not in data.names():
             raise ValueError(f"unknown data={config.data!r}; registered datasets: {', '.join(data.names())}")
+        check_output_dir(config.out_dir, "--out-dir")
+        check_output_file(args.plot, "--plot", plot_suffixes())
         if args.download:
             data.get(config.data, download=True, **{k: v for k, v in config.data_kw.items() if k == "root"})
     except (ValueError, TypeError, FileNotFoundError) as exc:
@@ -207,11 +213,11 @@ def _run(args) -> int:
 
 
 def _report(args) -> int:
-    from lottery_lab import runs
     from lottery_lab.plots.lottery import summarize
 
     try:
-        results = [runs.load(d) for d in args.run_dirs]
+        check_output_file(args.plot, "--plot", plot_suffixes())
+        results = [_load_run(d) for d in args.run_dirs]
         for d, r in zip(args.run_dirs, results):
             if not r.rows:
                 raise ValueError(f"{d} has no finished round yet")
@@ -235,13 +241,25 @@ def _report(args) -> int:
     return 0
 
 
+def _load_run(run_dir: str):
+    """``runs.load(run_dir)``; a config.json that is not JSON (or not a run record) names the file."""
+    from lottery_lab import runs
+
+    try:
+        return runs.load(run_dir)
+    except (ValueError, KeyError) as exc:
+        detail = f"missing key {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise ValueError(f"{Path(run_dir) / 'config.json'} is not a readable run record ({detail})") from None
+
+
 def _demo(args) -> int:
     import torch
     from lottery_lab.lottery import LotteryConfig, play
     from lottery_lab.plots.lottery import summarize
 
-    torch.set_num_threads(args.threads)
     out = Path(args.out)
+    check_output_dir(out, "--out")
+    torch.set_num_threads(args.threads)
     if args.fresh and (out / "runs").exists():
         shutil.rmtree(out / "runs")
     settings = {**DEMO, **(DEMO_QUICK if args.quick else {})}
