@@ -16,6 +16,7 @@ import errno
 import importlib
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 #: modules that contribute subcommands, imported only when the command line is parsed
@@ -115,14 +116,21 @@ def plot_suffixes() -> tuple[str, ...]:
 
 
 def _check_creatable(folder: Path, option: str) -> None:
-    """The nearest existing folder at or above ``folder`` must be a writable folder."""
+    """The nearest existing folder at or above ``folder`` must be a writable folder.
+
+    Tried by creating (and at once removing) a temporary file there: permission bits do not tell
+    for root, for a read-only mount or for /proc.
+    """
     probe = folder.absolute()
     while not probe.exists():
         probe = probe.parent
     if not probe.is_dir():
         raise ValueError(f"{option} {folder}: {probe} is a file, not a folder")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise ValueError(f"{option} {folder}: cannot write in {probe} (read-only or no permission)")
+    try:
+        with tempfile.TemporaryFile(dir=probe, prefix=".lottery-lab-probe-"):
+            pass
+    except OSError as exc:
+        raise ValueError(f"{option} {folder}: cannot write in {probe} ({exc.strerror or exc})") from None
 
 
 if __name__ == "__main__":

@@ -70,6 +70,9 @@ def _positive_int(text: str) -> int:
     return value
 
 
+_positive_int.__name__ = "int"  # argparse names the type in "invalid int value" messages
+
+
 def register(subparsers) -> None:
     """Add the ``compare`` subcommand."""
     from lottery_lab.compare import QUICK, SEEDS, TARGETS

@@ -124,6 +124,8 @@ class LotteryConfig:
         unknown = sorted(set(self.data_kw) - set(allowed))
         if unknown:
             raise ValueError(f"data_kw has unknown key(s) {', '.join(unknown)}; data.get accepts: {', '.join(allowed)}")
+        if not isinstance(self.data_kw.get("root", ""), (str, type(None))):
+            raise TypeError(f"data_kw root={self.data_kw['root']!r} must be a folder path (a string) or None")
 
     def train_config(self, **overrides: Any) -> TrainConfig:
         """The :class:`~lottery_lab.train.TrainConfig` of this run (``overrides`` replace fields)."""
@@ -287,7 +289,10 @@ class _Run:
                 f"rewind_iter={config.rewind_iter} is beyond the training length: it must be < "
                 f"{self.total} steps ({config.epochs} epochs x {len(self.batches)} batches"
                 f"{'' if config.iterations is None else f', or iterations={config.iterations}'})")
-        self.model = self.fresh_model("init")
+        try:
+            self.model = self.fresh_model("init")
+        except (TypeError, ValueError) as exc:  # options of the right names but the wrong kind
+            raise ValueError(f"model={config.model!r} cannot be built with model_kw={config.model_kw}: {exc}") from None
         _check_model_fits(self.model, self.ds, config)  # before the run folder exists
         folder = None if config.out_dir is None else Path(config.out_dir) / (
             f"{config.method}-{config.short_hash(fingerprint)}")

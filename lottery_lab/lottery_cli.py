@@ -145,6 +145,9 @@ def _positive_int(text: str) -> int:
     return value
 
 
+_positive_int.__name__ = "int"  # argparse names the type in "invalid int value" messages
+
+
 def _json_flag(p) -> None:
     p.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
 
@@ -247,7 +250,7 @@ def _load_run(run_dir: str):
 
     try:
         return runs.load(run_dir)
-    except (ValueError, KeyError) as exc:
+    except (ValueError, KeyError, TypeError) as exc:
         detail = f"missing key {exc}" if isinstance(exc, KeyError) else str(exc)
         raise ValueError(f"{Path(run_dir) / 'config.json'} is not a readable run record ({detail})") from None
 
