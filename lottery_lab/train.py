@@ -19,7 +19,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -74,7 +73,7 @@ def _autocast(device: torch.device, dtype: torch.dtype | None):
 def check_int(arg: str, value: Any, minimum: int, none_ok: bool = False) -> int:
     """``value`` as an int ≥ ``minimum``: TypeError naming ``arg`` for another kind (a bool included:
     ``True`` is not 1 epoch), ValueError below the minimum."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+    if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{arg}={value!r} must be {'None or ' if none_ok else ''}an integer >= {minimum}, "
                         f"got {type(value).__name__}")
     if value < minimum:
@@ -84,8 +83,8 @@ def check_int(arg: str, value: Any, minimum: int, none_ok: bool = False) -> int:
 
 def check_real(arg: str, value: Any) -> float:
     """``value`` as a finite float: TypeError naming ``arg`` for a string, a bool or another kind,
-    ValueError for inf/NaN."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+    ValueError for inf/NaN. Plain Python numbers only: configs are stored as JSON."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{arg}={value!r} must be a number, got {type(value).__name__}")
     if not math.isfinite(value):
         raise ValueError(f"{arg}={value!r} must be a finite number")
@@ -93,9 +92,9 @@ def check_real(arg: str, value: Any) -> float:
 
 
 def check_flag(arg: str, value: Any) -> bool:
-    """``value`` if it is a bool (numpy's included), else TypeError naming ``arg``: ``bool("false")``
-    is True, so a string is never read as a flag."""
-    if not isinstance(value, (bool, np.bool_)):
+    """``value`` if it is a bool, else TypeError naming ``arg``: ``bool("false")`` is True, so a
+    string is never read as a flag."""
+    if not isinstance(value, bool):
         raise TypeError(f"{arg}={value!r} must be True or False, got {type(value).__name__}")
     return bool(value)
 
