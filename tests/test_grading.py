@@ -223,6 +223,14 @@ def test_a_function_that_ends_the_process_is_one_line():
     assert res.status == "failed" and "your function ended the process (exit code 3)" in res.message
 
 
+def test_a_keyboard_interrupt_raised_by_the_function_is_a_failure_line():
+    def interrupt(m, eps):
+        raise KeyboardInterrupt
+
+    res = check("convex.log_penalty", interrupt, seed=0)
+    assert res.status == "failed" and "your function raised KeyboardInterrupt" in res.message
+
+
 def test_student_prints_reach_stdout(capsys):
     def chatty(m, eps):
         print("shape", m.shape)

@@ -333,8 +333,13 @@ _OK, _NOT_IMPLEMENTED, _LIMIT, _FAILURE = "ok", "not implemented", "time limit",
 _COMPARE_LIMIT = 60.0
 
 
-def _judge(task: Task, case: Case, where: str, call: Callable[[tuple], Any]) -> tuple[str, str]:
-    """(kind, text) for one case: the student's call on copies of the inputs, then the comparison."""
+def _judge(task: Task, case: Case, where: str, call: Callable[[tuple], Any],
+           interruptible: bool = True) -> tuple[str, str]:
+    """(kind, text) for one case: the student's call on copies of the inputs, then the comparison.
+
+    ``interruptible``: a KeyboardInterrupt stops the check (in this process, it is the user's Ctrl-C;
+    in the child, the parent handles Ctrl-C, and one raised by the student's code is a failure).
+    """
     given = copy_args(case.args)
     try:
         got = call(given)
@@ -342,8 +347,10 @@ def _judge(task: Task, case: Case, where: str, call: Callable[[tuple], Any]) -> 
         return _NOT_IMPLEMENTED, ""
     except TimeLimitExceeded:
         return _LIMIT, ""
-    except KeyboardInterrupt:
-        raise
+    except KeyboardInterrupt as err:
+        if interruptible:
+            raise
+        return _FAILURE, f"{where}: your function raised {type(err).__name__}: {clip_text(err)}."
     except BaseException as err:  # whatever the student's code raises ends as a line of text
         return _FAILURE, f"{where}: your function raised {type(err).__name__}: {clip_text(err)}."
     name = changed_argument(task, case.args, given)
@@ -395,7 +402,7 @@ def _child(task: Task, fn: Callable, cases: list[Case], conn: Connection) -> Non
     for i, case in enumerate(cases, 1):
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
-            kind, text = _judge(task, case, _where(i, cases), call)
+            kind, text = _judge(task, case, _where(i, cases), call, interruptible=False)
         conn.send(("verdict", kind, text, out.getvalue()))
         if kind in (_NOT_IMPLEMENTED, _LIMIT):
             return
