@@ -8,7 +8,21 @@ from pathlib import Path
 
 __all__ = ["register"]
 
-DEFAULT_SOURCE = Path("notebooks") / "assignments"
+#: the instructor notebooks, found beside the package in a checkout of the repository (wherever the
+#: command runs from). They are not package data: they hold the solutions, and a wheel that students
+#: install must not carry them.
+DEFAULT_SOURCE = Path(__file__).resolve().parents[1] / "notebooks" / "assignments"
+
+
+def _source(given: Path | None) -> Path:
+    """``--source`` if given, else :data:`DEFAULT_SOURCE`; ValueError saying what to do when it is missing."""
+    if given is not None:
+        return given
+    if not DEFAULT_SOURCE.is_dir():
+        raise ValueError(f"no instructor notebooks at {DEFAULT_SOURCE}: they live in a checkout of the repository "
+                         "(notebooks/assignments/) and are not installed with the package, since they hold the "
+                         "solutions; pass --source FOLDER")
+    return DEFAULT_SOURCE
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,12 +35,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     actions = p.add_subparsers(dest="action", metavar="ACTION")
     b = actions.add_parser("build", help="write the student versions of the instructor notebooks to OUT_DIR")
     b.add_argument("out_dir", type=Path, metavar="OUT_DIR")
-    b.add_argument("--source", type=Path, default=DEFAULT_SOURCE,
-                   help=f"folder of instructor notebooks (default: {DEFAULT_SOURCE})")
+    b.add_argument("--source", type=Path, default=None,
+                   help="folder of instructor notebooks (default: notebooks/assignments/ of the checkout "
+                        "this package runs from)")
     b.set_defaults(func=_build)
     t = actions.add_parser("tag", help="write the nbgrader metadata into the instructor notebooks")
-    t.add_argument("source", type=Path, nargs="?", default=DEFAULT_SOURCE,
-                   help=f"folder of instructor notebooks (default: {DEFAULT_SOURCE})")
+    t.add_argument("source", type=Path, nargs="?", default=None,
+                   help="folder of instructor notebooks (default: notebooks/assignments/ of the checkout "
+                        "this package runs from)")
     t.set_defaults(func=_tag)
     ls = actions.add_parser("list", help="the tasks the grader knows: id, points, checks, what to implement")
     ls.add_argument("--chapter", default=None, help="convex, lottery, methods or theory (default: all)")
@@ -41,9 +57,11 @@ def _fail(err: Exception) -> int:
 
 def _build(args: argparse.Namespace) -> int:
     from lottery_lab.assignments import build
+    from lottery_lab.cli import check_output_dir
 
     try:
-        written = build(args.source, args.out_dir)
+        check_output_dir(args.out_dir, "OUT_DIR")
+        written = build(_source(args.source), args.out_dir)
     except ValueError as err:
         return _fail(err)
     for path in written:
@@ -55,7 +73,7 @@ def _tag(args: argparse.Namespace) -> int:
     from lottery_lab.assignments import tag_folder
 
     try:
-        tagged = tag_folder(args.source)
+        tagged = tag_folder(_source(args.source))
     except ValueError as err:
         return _fail(err)
     for path, changed in tagged:

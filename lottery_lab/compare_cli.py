@@ -14,6 +14,8 @@ import json
 import sys
 from pathlib import Path
 
+from lottery_lab.cli import check_output_dir, check_output_file, plot_suffixes
+
 
 def _list(kind, name: str):
     def parse(text: str):
@@ -68,6 +70,9 @@ def _positive_int(text: str) -> int:
     return value
 
 
+_positive_int.__name__ = "int"  # argparse names the type in "invalid int value" messages
+
+
 def register(subparsers) -> None:
     """Add the ``compare`` subcommand."""
     from lottery_lab.compare import QUICK, SEEDS, TARGETS
@@ -109,6 +114,12 @@ def _compare(args) -> int:
 
     from lottery_lab.compare import compare
 
+    try:
+        check_output_dir(args.out_dir, "--out-dir")
+        check_output_file(args.plot, "--plot", plot_suffixes())
+        check_output_file(args.csv, "--csv", ("csv",))
+    except ValueError as exc:
+        args._parser.error(str(exc))
     if args.threads:
         torch.set_num_threads(args.threads)
     config = {k: v for k, v in (("lr", args.lr), ("batch_size", args.batch_size), ("data_kw", args.data_kw))

@@ -434,9 +434,15 @@ def _ensure_files(name: str, folder: Path, files: list[str], download: bool, arc
 
 
 def _safe_extract(tar: tarfile.TarFile, dest: Path) -> None:
+    """Extract ``tar`` into ``dest``, refusing links, devices and any member that lands outside ``dest``.
+
+    Containment is by path components (``is_relative_to``): a string prefix test would let
+    ``../dest-EVIL/x`` through, since ``/tmp/dest-EVIL`` starts with ``/tmp/dest``.
+    """
+    root = dest.resolve()
     for m in tar.getmembers():
         target = (dest / m.name).resolve()
-        if not (m.isfile() or m.isdir()) or not str(target).startswith(str(dest.resolve())):
+        if not (m.isfile() or m.isdir()) or not target.is_relative_to(root):
             raise ValueError(f"refusing to extract {m.name!r} from an archive (link or path outside {dest})")
     tar.extractall(dest)
 

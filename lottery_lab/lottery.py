@@ -24,6 +24,7 @@ locked while :func:`play` writes to it: a second process on the same config wait
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import logging
 import time
@@ -39,7 +40,7 @@ from lottery_lab import masks as masks_lib
 from lottery_lab import methods
 from lottery_lab.runs import LotteryResult, RunStore, load  # noqa: F401  (re-exported)
 from lottery_lab.train import (DEVICES, OPTIMIZERS, SCHEDULES, Callback, TrainConfig, TrainState, evaluate,
-                               select_device, train)
+                               check_flag, select_device, train)
 
 __all__ = ["LotteryConfig", "LotteryResult", "play", "load", "derive_seed", "run_dir"]
 
@@ -105,11 +106,14 @@ class LotteryConfig:
             raise TypeError(f"seed={self.seed!r} must be an integer")
         if isinstance(self.rewind_iter, bool) or not isinstance(self.rewind_iter, int) or self.rewind_iter < 0:
             raise ValueError(f"rewind_iter={self.rewind_iter!r} must be an integer >= 0")
-        if self.iterations is not None and isinstance(self.iterations, int) and self.rewind_iter >= self.iterations:
+        if not isinstance(self.milestones, (list, tuple)):
+            raise TypeError(f"milestones={self.milestones!r} must be a list of fractions of training in (0, 1)")
+        self.milestones = tuple(self.milestones)
+        check_flag("reinit", self.reinit)
+        self.train_config()  # validates the training fields, naming the bad one (iterations first)
+        if self.iterations is not None and self.rewind_iter >= self.iterations:
             raise ValueError(f"rewind_iter={self.rewind_iter} is beyond the training length: it must be < "
                              f"iterations={self.iterations}")
-        self.milestones = tuple(self.milestones)
-        self.train_config()  # validates the training fields, naming the bad one
         if self.device not in DEVICES and not str(self.device).startswith("cuda:"):
             raise ValueError(f"device={self.device!r} is not supported; use one of {', '.join(DEVICES)}")
         if isinstance(self.checkpoint_s, bool) or not isinstance(self.checkpoint_s, (int, float)) \
@@ -122,6 +126,15 @@ class LotteryConfig:
 
         if self.model not in models.names():
             raise ValueError(f"unknown model={self.model!r}; registered models: {', '.join(models.names())}")
+        models.check_options(self.model, self.model_kw)
+        from lottery_lab import data as data_lib
+
+        allowed = [p for p in inspect.signature(data_lib.get).parameters if p != "name"]
+        unknown = sorted(set(self.data_kw) - set(allowed))
+        if unknown:
+            raise ValueError(f"data_kw has unknown key(s) {', '.join(unknown)}; data.get accepts: {', '.join(allowed)}")
+        if not isinstance(self.data_kw.get("root", ""), (str, type(None))):
+            raise TypeError(f"data_kw root={self.data_kw['root']!r} must be a folder path (a string) or None")
 
     def train_config(self, **overrides: Any) -> TrainConfig:
         """The :class:`~lottery_lab.train.TrainConfig` of this run (``overrides`` replace fields)."""
@@ -253,6 +266,24 @@ class _Snapshot(Callback):
 
 # ---------------------------------------------------------------------------------------- play
 
+@torch.no_grad()
+def _check_model_fits(model: nn.Module, ds, config: LotteryConfig) -> None:
+    """One forward pass of two training examples (eval mode: no statistics or RNG touched), so a
+    model that does not fit the data fails with a message before any file is written."""
+    was_training = model.training
+    model.eval()
+    try:
+        out = model(ds.X_train[:2])
+    except RuntimeError as exc:
+        raise ValueError(f"model={config.model!r} (model_kw={config.model_kw}) does not fit data={config.data!r} "
+                         f"(inputs of shape {tuple(ds.input_shape)}): {str(exc).splitlines()[0]}") from None
+    finally:
+        model.train(was_training)
+    if out.shape[-1] != ds.num_classes:
+        raise ValueError(f"model={config.model!r} gives {out.shape[-1]} outputs for data={config.data!r} "
+                         f"with {ds.num_classes} classes")
+
+
 class _Run:
     """The state of one :func:`play` call (kept together so each round's code reads as the paper)."""
 
@@ -278,12 +309,16 @@ class _Run:
                 f"rewind_iter={config.rewind_iter} is beyond the training length: it must be < "
                 f"{self.total} steps ({config.epochs} epochs x {len(self.batches)} batches"
                 f"{'' if config.iterations is None else f', or iterations={config.iterations}'})")
+        try:
+            self.model = self.fresh_model("init")
+        except (TypeError, ValueError) as exc:  # options of the right names but the wrong kind
+            raise ValueError(f"model={config.model!r} cannot be built with model_kw={config.model_kw}: {exc}") from None
+        _check_model_fits(self.model, self.ds, config)  # before the run folder exists
         folder = None if config.out_dir is None else Path(config.out_dir) / (
             f"{config.method}-{config.short_hash(fingerprint)}")
         self.store = RunStore(folder, self.device, action="play recomputes it now")
         self.record = {"config": config.to_dict(), "hash": config.short_hash(fingerprint),
                        "hashed": config.hashed_fields(), "data_fingerprint": fingerprint}
-        self.model = self.fresh_model("init")
         self.extra = ("rewind.pt",)
 
     def fresh_model(self, *tags: Any) -> nn.Module:

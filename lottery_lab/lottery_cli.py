@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from lottery_lab._files import save_figure
+from lottery_lab.cli import check_output_dir, check_output_file, plot_suffixes
 
 #: The demo's settings (see ``lottery-lab demo --help``); ``--quick`` overrides a few for tests.
 DEMO = {
@@ -125,7 +126,9 @@ def _parser_for(kind: type, optional: bool, name: str):
                 value = [_number(t) for t in text.split(",") if t.strip()]
             if kind is dict and not isinstance(value, dict):
                 raise argparse.ArgumentTypeError(f"--{name.replace('_', '-')} takes a JSON object, got {text!r}")
-            return tuple(value) if kind is tuple and isinstance(value, list) else value
+            if kind is tuple:  # a single JSON number is a one-item list: --milestones 0.5
+                return tuple(value) if isinstance(value, list) else (value,)
+            return value
         return kind(text)
     parse.__name__ = kind.__name__  # argparse names the type in "invalid int value" messages
     return parse
@@ -145,6 +148,9 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
+
+
+_positive_int.__name__ = "int"  # argparse names the type in "invalid int value" messages
 
 
 def _json_flag(p) -> None:
@@ -191,6 +197,8 @@ def _run(args) -> int:
         config = config_from_args(args)
         if config.data not in data.names():
             raise ValueError(f"unknown data={config.data!r}; registered datasets: {', '.join(data.names())}")
+        check_output_dir(config.out_dir, "--out-dir")
+        check_output_file(args.plot, "--plot", plot_suffixes())
         if args.download:
             data.get(config.data, download=True, **{k: v for k, v in config.data_kw.items() if k == "root"})
     except (ValueError, TypeError, FileNotFoundError) as exc:
@@ -221,6 +229,7 @@ def _report(args) -> int:
     from lottery_lab.plots.lottery import summarize
 
     try:
+        check_output_file(args.plot, "--plot", plot_suffixes())
         with warnings.catch_warnings():  # damaged files are listed below, once each
             warnings.simplefilter("ignore", runs.CorruptFileWarning)
             results = [runs.load(d) for d in args.run_dirs]
@@ -262,8 +271,9 @@ def _demo(args) -> int:
     from lottery_lab.lottery import LotteryConfig, play
     from lottery_lab.plots.lottery import summarize
 
-    torch.set_num_threads(args.threads)
     out = Path(args.out)
+    check_output_dir(out, "--out")
+    torch.set_num_threads(args.threads)
     if args.fresh and (out / "runs").exists():
         shutil.rmtree(out / "runs")
     settings = {**DEMO, **(DEMO_QUICK if args.quick else {})}

@@ -108,9 +108,16 @@ def count(masks: Mapping[str, torch.Tensor]) -> tuple[int, int]:
 
 
 def density(masks: Mapping[str, torch.Tensor]) -> float:
-    """Global density: the fraction of prunable weights kept (1.0 for an empty mask)."""
+    """Global density: the fraction of prunable weights kept.
+
+    A mask without a single weight has no density (0/0): ValueError, rather than a made-up 1.0.
+    """
+    if not isinstance(masks, Mapping):
+        raise TypeError(f"masks must be a dict of parameter name -> tensor, got {type(masks).__name__}")
     kept, total = count(masks)
-    return kept / total if total else 1.0
+    if total == 0:
+        raise ValueError(f"masks (layers: {', '.join(masks) or 'none'}) covers no weight: its density is undefined")
+    return kept / total
 
 
 def layer_density(masks: Mapping[str, torch.Tensor]) -> dict[str, float]:

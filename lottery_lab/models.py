@@ -39,16 +39,23 @@ def get(name: str, *, input_shape: tuple[int, ...], num_classes: int, **kw) -> n
         raise ValueError(f"input_shape={input_shape!r} must be a non-empty tuple of positive sizes")
     if int(num_classes) < 2:
         raise ValueError(f"num_classes={num_classes!r} must be >= 2")
+    check_options(name, kw)
+    model = _REGISTRY[name](input_shape, int(num_classes), **kw)
+    _kaiming_init(model)
+    return model
+
+
+def check_options(name: str, kw: dict) -> None:
+    """Raise ValueError when model ``name`` does not take the options ``kw`` (checked before any data is loaded)."""
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown model name={name!r}; registered: {', '.join(names())}")
     width = kw.get("width", 1.0)
-    if not (isinstance(width, (int, float)) and width > 0):
+    if isinstance(width, bool) or not (isinstance(width, (int, float)) and width > 0):
         raise ValueError(f"width={width!r} must be a positive number")
     allowed = [p for p in inspect.signature(_REGISTRY[name]).parameters if p not in ("input_shape", "num_classes")]
     unknown = sorted(set(kw) - set(allowed))
     if unknown:
         raise ValueError(f"model {name!r} got unknown options {unknown}; allowed: {allowed}")
-    model = _REGISTRY[name](input_shape, int(num_classes), **kw)
-    _kaiming_init(model)
-    return model
 
 
 def _kaiming_init(model: nn.Module) -> None:

@@ -89,6 +89,35 @@ def _matmul_precision(device: torch.device):
 
 # ----------------------------------------------------------------------------------------- config
 
+def check_int(arg: str, value: Any, minimum: int, none_ok: bool = False) -> int:
+    """``value`` as an int ≥ ``minimum``: TypeError naming ``arg`` for another kind (a bool included:
+    ``True`` is not 1 epoch), ValueError below the minimum."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{arg}={value!r} must be {'None or ' if none_ok else ''}an integer >= {minimum}, "
+                        f"got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{arg}={value!r} must be {'None or ' if none_ok else ''}an integer >= {minimum}")
+    return int(value)
+
+
+def check_real(arg: str, value: Any) -> float:
+    """``value`` as a finite float: TypeError naming ``arg`` for a string, a bool or another kind,
+    ValueError for inf/NaN. Plain Python numbers only: configs are stored as JSON."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{arg}={value!r} must be a number, got {type(value).__name__}")
+    if not math.isfinite(value):
+        raise ValueError(f"{arg}={value!r} must be a finite number")
+    return float(value)
+
+
+def check_flag(arg: str, value: Any) -> bool:
+    """``value`` if it is a bool, else TypeError naming ``arg``: ``bool("false")`` is True, so a
+    string is never read as a flag."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{arg}={value!r} must be True or False, got {type(value).__name__}")
+    return bool(value)
+
+
 @dataclass
 class TrainConfig:
     """How to train one network (one phase of one round).
@@ -112,27 +141,29 @@ class TrainConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        if not isinstance(self.epochs, int) or self.epochs < 1:
-            raise ValueError(f"epochs={self.epochs!r} must be an integer >= 1")
-        if self.iterations is not None and (not isinstance(self.iterations, int) or self.iterations < 1):
-            raise ValueError(f"iterations={self.iterations!r} must be None or an integer >= 1")
-        if not isinstance(self.batch_size, int) or self.batch_size < 1:
-            raise ValueError(f"batch_size={self.batch_size!r} must be an integer >= 1")
+        check_int("epochs", self.epochs, minimum=1)
+        if self.iterations is not None:
+            check_int("iterations", self.iterations, minimum=1, none_ok=True)
+        check_int("batch_size", self.batch_size, minimum=1)
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer={self.optimizer!r} is unknown; allowed: {', '.join(OPTIMIZERS)}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule={self.schedule!r} is unknown; allowed: {', '.join(SCHEDULES)}")
-        if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
+        if not check_real("lr", self.lr) > 0:
             raise ValueError(f"lr={self.lr!r} must be a finite number > 0")
-        if not 0 <= self.momentum < 1:
+        if not 0 <= check_real("momentum", self.momentum) < 1:
             raise ValueError(f"momentum={self.momentum!r} must lie in [0, 1)")
-        if not self.weight_decay >= 0:
+        if not check_real("weight_decay", self.weight_decay) >= 0:
             raise ValueError(f"weight_decay={self.weight_decay!r} must be >= 0")
-        self.milestones = tuple(float(m) for m in self.milestones)
+        if not isinstance(self.milestones, (list, tuple)):
+            raise TypeError(f"milestones={self.milestones!r} must be a list of fractions of training in (0, 1)")
+        self.milestones = tuple(float(check_real("milestones", m)) for m in self.milestones)
         if any(not 0 < m < 1 for m in self.milestones):
             raise ValueError(f"milestones={self.milestones!r} must be fractions of training in (0, 1)")
-        if not 0 < self.gamma <= 1:
+        if not 0 < check_real("gamma", self.gamma) <= 1:
             raise ValueError(f"gamma={self.gamma!r} must lie in (0, 1]")
+        for name in ("amp", "compile", "progress"):
+            check_flag(name, getattr(self, name))
 
     def total_steps(self, steps_per_epoch: int) -> int:
         """Optimiser steps in the whole phase."""

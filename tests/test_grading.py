@@ -7,8 +7,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import sys
 import threading
+import time
 import warnings
 from pathlib import Path
 
@@ -186,6 +188,68 @@ def test_an_endless_loop_is_stopped_outside_the_main_thread():
     assert "took longer than the 0.2 s limit" in box["res"].message
 
 
+def _log_penalty_swallowing_every_timeout(m, eps):
+    """A loop whose bare ``except:`` swallows whatever interrupts it, for ~3 s, then the right answer."""
+    deadline = time.monotonic() + 3.0
+    while time.monotonic() < deadline:
+        try:
+            while time.monotonic() < deadline:
+                pass
+        except:  # noqa: E722 - the student's pattern under test
+            pass
+    return eps * np.log1p(np.abs(m) / eps)
+
+
+def _log_penalty_slow_and_catching(m, eps):
+    """Takes 3 s per call and catches BaseException around the wait (the limit's exception included)."""
+    try:
+        time.sleep(3.0)
+    except BaseException:
+        pass
+    return eps * np.log1p(np.abs(m) / eps)
+
+
+@pytest.mark.parametrize("fn", [_log_penalty_swallowing_every_timeout, _log_penalty_slow_and_catching])
+def test_the_time_limit_holds_whatever_the_function_catches(fn):
+    # in-process, the first loop went on until its own deadline and the second was marked passed
+    res = run_check(_short("convex.log_penalty", 0.2), fn, seed=0)
+    assert res.status == "failed", res.message
+    assert "case 1/" in res.message and "took longer than the 0.2 s limit" in res.message
+    assert res.checks_passed == 0
+
+
+def test_a_function_that_ends_the_process_is_one_line():
+    res = run_check(_short("convex.log_penalty", 5.0), lambda m, eps: os._exit(3), seed=0)
+    assert res.status == "failed" and "your function ended the process (exit code 3)" in res.message
+
+
+def test_a_keyboard_interrupt_raised_by_the_function_is_a_failure_line():
+    def interrupt(m, eps):
+        raise KeyboardInterrupt
+
+    res = check("convex.log_penalty", interrupt, seed=0)
+    assert res.status == "failed" and "your function raised KeyboardInterrupt" in res.message
+
+
+def test_student_prints_reach_stdout(capsys):
+    def chatty(m, eps):
+        print("shape", m.shape)
+        return eps * np.log1p(np.abs(m) / eps)
+
+    assert check("convex.log_penalty", chatty, seed=0).passed
+    assert "shape (" in capsys.readouterr().out
+
+
+def test_without_fork_the_soft_limit_still_gives_the_verdicts(monkeypatch):
+    """Where os.fork is missing (Windows), the cases run in this process under SIGALRM / a thread."""
+    from lottery_lab.grading import _core
+
+    monkeypatch.setattr(_core, "_USE_FORK", False)
+    assert check("convex.log_penalty", SOLUTIONS["log_penalty"], seed=0).passed
+    assert "took longer than the 0.2 s limit" in run_check(_short("convex.log_penalty", 0.2), _spin, seed=0).message
+    assert "changed its argument 'm' in place" in check("convex.log_penalty", _inplace, seed=0).message
+
+
 def test_a_realistic_brute_force_hits_the_time_limit():
     def brute(samples, z):  # lists all 2^n subsets
         best = abs(z)
@@ -198,13 +262,14 @@ def test_a_realistic_brute_force_hits_the_time_limit():
     assert res.checks_passed >= 2  # the small cases passed before the limit hit
 
 
-def test_in_place_edit_is_caught():
-    def inplace(m, eps):
-        np.abs(m, out=m)
-        m /= eps
-        return eps * np.log1p(m)
+def _inplace(m, eps):
+    np.abs(m, out=m)
+    m /= eps
+    return eps * np.log1p(m)
 
-    res = check("convex.log_penalty", inplace, seed=0)
+
+def test_in_place_edit_is_caught():
+    res = check("convex.log_penalty", _inplace, seed=0)
     assert "changed its argument 'm' in place" in res.message
 
 

@@ -40,7 +40,12 @@ def test_density_by_hand():
     assert masks.count(m) == (3, 10)
     assert masks.density(m) == pytest.approx(0.3)
     assert masks.layer_density(m) == {"a": 0.5, "b": pytest.approx(1 / 6)}
-    assert masks.density({}) == 1.0
+    with pytest.raises(ValueError, match="covers no weight"):
+        masks.density({})
+    with pytest.raises(ValueError, match="covers no weight"):
+        masks.density({"a": torch.zeros(0, dtype=torch.bool)})
+    with pytest.raises(TypeError, match="masks must be a dict"):
+        masks.density([torch.ones(3)])
     assert masks.to_bool({"a": torch.tensor([0.0, 0.3])})["a"].tolist() == [False, True]
 
 

@@ -37,17 +37,19 @@ def run(args: argparse.Namespace) -> int:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from lottery_lab.cli import check_output_dir
     from lottery_lab.convex.experiments import mnist_experiment, summary_table
     from lottery_lab.plots.convex import accuracy_vs_density, objective_traces
     from lottery_lab._files import save_figure
 
     a, b = args.pair
+    out = args.out if args.out is not None else Path("lottery_lab_out") / f"convex-{a}-{b}"
     try:
+        check_output_dir(out, "--out")
         exp = mnist_experiment(a, b, quick=args.quick, seed=args.seed, progress=True)
     except ValueError as err:
         print(f"lottery-lab convex: error: {err}", file=sys.stderr)
         return 2
-    out = args.out if args.out is not None else Path("lottery_lab_out") / f"convex-{a}-{b}"
     out.mkdir(parents=True, exist_ok=True)
     figures = {"accuracy_vs_density.png": accuracy_vs_density(exp), "objective_traces.png": objective_traces(exp)}
     for name, fig in figures.items():

@@ -68,7 +68,8 @@ def check(task_id: str, fn: Callable[..., Any], *, seed: int | None = None) -> C
         "chapter.function", e.g. ``"convex.log_penalty"`` (see :func:`tasks`).
     fn : callable
         The student's function. It is called on copies of the inputs, each call under the task's
-        time limit; anything it raises or prints to stderr stays inside the check.
+        time limit (in a forked child process killed at the limit, where fork exists); anything
+        it raises or prints to stderr stays inside the check, what it prints to stdout is shown.
     seed : int, optional
         Seed of the random cases; None draws a fresh one (shown in a failure line, to repeat it).
 

@@ -5,6 +5,13 @@ output the library's own implementation gives for them. The student's function i
 the inputs, under a time limit, with warnings and stderr captured, so that whatever it does (a wrong
 signature, an exception, an endless loop, a wrong type or shape) ends as one line of text and never
 as a traceback from inside the grader.
+
+The time limit is hard where ``os.fork`` exists (Linux, macOS): all cases of one check run in a child
+forked for it, which is killed when a call runs past the limit, so a student's bare ``except:`` or
+``except BaseException`` cannot swallow it. Fork copies the function as it is (one defined in a
+notebook cell is not picklable, so a spawned process could not receive it); only short verdicts come
+back through a pipe. On Windows (or with ``LOTTERY_LAB_GRADER_FORK=0``) the cases run in this process
+under SIGALRM or an asynchronous exception, a soft limit that such code can outlast.
 """
 
 from __future__ import annotations
@@ -15,18 +22,26 @@ import ctypes
 import html
 import inspect
 import io
+import multiprocessing
+import os
 import signal
+import sys
 import threading
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from multiprocessing.connection import Connection
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
 #: status values of a :class:`CheckResult`
 PASSED, FAILED, NOT_IMPLEMENTED = "passed", "failed", "not implemented"
 _MARK = {PASSED: "✅", FAILED: "❌", NOT_IMPLEMENTED: "⏳"}
+
+#: run the student's function in a forked child killed at the time limit (where fork exists);
+#: ``LOTTERY_LAB_GRADER_FORK=0`` keeps it in this process (should a platform's libraries not survive fork)
+_USE_FORK = hasattr(os, "fork") and os.environ.get("LOTTERY_LAB_GRADER_FORK", "1") != "0"
 
 
 class Mismatch(Exception):
@@ -310,8 +325,160 @@ def _points(n: int) -> str:
     return f"{n} point{'s' if n != 1 else ''}"
 
 
+# --- running all cases of a check -----------------------------------------------------------------
+#: the outcome kinds of one case, as the case runner reports them
+_OK, _NOT_IMPLEMENTED, _LIMIT, _FAILURE = "ok", "not implemented", "time limit", "failure"
+
+#: seconds the comparison of one output may take (it runs in the child too, after the student's call)
+_COMPARE_LIMIT = 60.0
+
+
+def _judge(task: Task, case: Case, where: str, call: Callable[[tuple], Any],
+           interruptible: bool = True) -> tuple[str, str]:
+    """(kind, text) for one case: the student's call on copies of the inputs, then the comparison.
+
+    ``interruptible``: a KeyboardInterrupt stops the check (in this process, it is the user's Ctrl-C;
+    in the child, the parent handles Ctrl-C, and one raised by the student's code is a failure).
+    """
+    given = copy_args(case.args)
+    try:
+        got = call(given)
+    except NotImplementedError:
+        return _NOT_IMPLEMENTED, ""
+    except TimeLimitExceeded:
+        return _LIMIT, ""
+    except KeyboardInterrupt as err:
+        if interruptible:
+            raise
+        return _FAILURE, f"{where}: your function raised {type(err).__name__}: {clip_text(err)}."
+    except BaseException as err:  # whatever the student's code raises ends as a line of text
+        return _FAILURE, f"{where}: your function raised {type(err).__name__}: {clip_text(err)}."
+    name = changed_argument(task, case.args, given)
+    if name is not None:
+        return _FAILURE, f"{where}: your function changed its argument {name!r} in place; leave inputs unchanged."
+    try:
+        task.compare(got, case.expected)
+    except Mismatch as err:
+        return _FAILURE, f"{where}: {err}"
+    except Exception as err:  # an output so odd that comparing it failed
+        return _FAILURE, f"{where}: could not compare your output {short(got)} ({type(err).__name__}: {clip_text(err, 60)})."
+    return _OK, ""
+
+
+def _where(i: int, cases: list[Case]) -> str:
+    return f"case {i}/{len(cases)} ({cases[i - 1].describe})"
+
+
+def _cases_in_process(task: Task, fn: Callable, cases: list[Case]) -> Iterator[tuple[str, str]]:
+    """The fallback where ``os.fork`` does not exist (Windows): each call under :func:`guarded_call`.
+
+    That limit is soft: it raises an exception inside the student's code, which a bare ``except:``
+    around the loop can swallow (the check then waits as long as the function runs).
+    """
+    for i, case in enumerate(cases, 1):
+        yield _judge(task, case, _where(i, cases), lambda given: guarded_call(fn, given, task.time_limit))
+
+
+def _child(task: Task, fn: Callable, cases: list[Case], conn: Connection) -> None:
+    """In the forked child: run the cases in order, telling the parent when each call starts and ends.
+
+    The child has one thread, so torch runs on one (an OpenMP pool inherited through fork would
+    deadlock); stderr and warnings are swallowed, stdout is captured and sent back with each verdict.
+    """
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    sys.stderr = io.StringIO()
+    warnings.simplefilter("ignore")
+
+    def call(given: tuple) -> Any:
+        conn.send(("start",))
+        try:
+            return fn(*given)
+        finally:
+            conn.send(("returned",))
+
+    for i, case in enumerate(cases, 1):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            kind, text = _judge(task, case, _where(i, cases), call, interruptible=False)
+        conn.send(("verdict", kind, text, out.getvalue()))
+        if kind in (_NOT_IMPLEMENTED, _LIMIT):
+            return
+
+
+def _cases_in_child(task: Task, fn: Callable, cases: list[Case]) -> Iterator[tuple[str, str]]:
+    """Every case of one check in one forked child process, which is killed when a call runs too long.
+
+    Fork copies the student's function as it is (a function defined in a notebook need not be
+    picklable); only the verdicts (short strings) come back through a pipe. A killed child cannot
+    catch anything, so the time limit holds whatever the student's code does.
+    """
+    parent_end, child_end = multiprocessing.Pipe(duplex=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # Python ≥ 3.12 warns on fork with threads
+        pid = os.fork()
+    if pid == 0:  # the child: never return into the caller's code
+        code = 0
+        try:
+            parent_end.close()
+            _child(task, fn, cases, child_end)
+        except BaseException:
+            code = 1
+        finally:
+            os._exit(code)
+    child_end.close()
+    try:
+        for i in range(1, len(cases) + 1):
+            kind, text, alive = _verdict_from_child(parent_end, task.time_limit, _where(i, cases), pid)
+            yield kind, text
+            if not alive:  # the student's code ended the child: the remaining cases cannot run
+                return
+    finally:
+        parent_end.close()
+        with contextlib.suppress(ProcessLookupError, ChildProcessError):  # already reaped by _exit_status
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+
+
+def _verdict_from_child(conn: Connection, limit: float, where: str, pid: int) -> tuple[str, str, bool]:
+    """Wait for one case's messages: the start of the call, its end (within ``limit`` s), the verdict.
+
+    Returns (kind, text, whether the child is still alive).
+    """
+    waits = {"start": _COMPARE_LIMIT, "returned": limit, "verdict": _COMPARE_LIMIT}
+    expected = "start"
+    while True:
+        if not conn.poll(waits[expected]):
+            if expected == "returned":
+                return _LIMIT, "", True
+            return _FAILURE, f"{where}: comparing your output took longer than {_COMPARE_LIMIT:g} s.", False
+        try:
+            message = conn.recv()
+        except EOFError:
+            return _FAILURE, f"{where}: your function ended the process ({_exit_status(pid)}).", False
+        if message[0] == "verdict":
+            _, kind, text, printed = message
+            if printed:
+                sys.stdout.write(printed)
+            return kind, text, True
+        expected = "returned" if message[0] == "start" else "verdict"
+
+
+def _exit_status(pid: int) -> str:
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        return f"killed by signal {os.WTERMSIG(status)}"
+    return f"exit code {os.WEXITSTATUS(status)}"
+
+
 def run_check(task: Task, fn: Any, seed: int) -> CheckResult:
-    """Draw the task's cases from ``seed``, run ``fn`` on each, and sum it up in a :class:`CheckResult`."""
+    """Draw the task's cases from ``seed``, run ``fn`` on each, and sum it up in a :class:`CheckResult`.
+
+    All cases run in one forked child process (the time limit is enforced by killing it); where
+    ``os.fork`` does not exist, in this process under a soft limit (see :func:`_cases_in_process`).
+    """
     start = time.perf_counter()
     cases = task.cases(np.random.default_rng(seed))
 
@@ -328,35 +495,21 @@ def run_check(task: Task, fn: Any, seed: int) -> CheckResult:
         return result(FAILED, 0, problem + ".")
     first_failure = None
     passed = 0
-    for i, case in enumerate(cases, 1):
-        where = f"case {i}/{len(cases)} ({case.describe})"
-        given = copy_args(case.args)
-        try:
-            got = guarded_call(fn, given, task.time_limit)
-        except NotImplementedError:
-            return result(NOT_IMPLEMENTED, 0, f"not implemented yet — write {task.signature} above, "
-                                              f"then run this cell again ({_points(task.points)}).")
-        except TimeLimitExceeded:
-            first_failure = first_failure or f"{where}: took longer than the {task.time_limit:g} s limit."
-            break  # a second endless loop would only cost more time
-        except KeyboardInterrupt:
-            raise
-        except BaseException as err:  # whatever the student's code raises ends as a line of text
-            first_failure = first_failure or f"{where}: your function raised {type(err).__name__}: {clip_text(err)}."
-            continue
-        name = changed_argument(task, case.args, given)
-        if name is not None:
-            first_failure = first_failure or f"{where}: your function changed its argument {name!r} in place; leave inputs unchanged."
-            continue
-        try:
-            task.compare(got, case.expected)
-        except Mismatch as err:
-            first_failure = first_failure or f"{where}: {err}"
-            continue
-        except Exception as err:  # an output so odd that comparing it failed
-            first_failure = first_failure or f"{where}: could not compare your output {short(got)} ({type(err).__name__}: {clip_text(err, 60)})."
-            continue
-        passed += 1
+    outcomes = _cases_in_child(task, fn, cases) if _USE_FORK else _cases_in_process(task, fn, cases)
+    try:
+        for i, (kind, text) in enumerate(outcomes, 1):
+            if kind == _NOT_IMPLEMENTED:
+                return result(NOT_IMPLEMENTED, 0, f"not implemented yet — write {task.signature} above, "
+                                                  f"then run this cell again ({_points(task.points)}).")
+            if kind == _LIMIT:
+                first_failure = first_failure or f"{_where(i, cases)}: took longer than the {task.time_limit:g} s limit."
+                break  # a second endless loop would only cost more time
+            if kind == _FAILURE:
+                first_failure = first_failure or text
+                continue
+            passed += 1
+    finally:
+        outcomes.close()
     if first_failure is None:
         return result(PASSED, passed, f"passed {passed}/{len(cases)} checks ({_points(task.points)}).")
     return result(FAILED, passed, f"{passed}/{len(cases)} checks passed; first failure: {first_failure}")

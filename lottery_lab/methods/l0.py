@@ -28,7 +28,7 @@ from lottery_lab.methods.concave import RelaxedMaskNet
 from lottery_lab.methods.hard_concrete import HardConcrete
 from lottery_lab.methods._scale_free import ScaledGrad
 from lottery_lab.methods.lagrangian import DensityMultipliers
-from lottery_lab.train import Callback, TrainState
+from lottery_lab.train import Callback, TrainState, check_flag, check_real
 
 
 class GatedNet(RelaxedMaskNet):
@@ -150,11 +150,11 @@ class L0(Method):
                  epochs: int | None = None):
         self.lam = check_nonnegative("lam", lam)
         self.target_density = None if target_density is None else check_fraction("target_density", target_density)
-        self.per_layer = bool(per_layer)
+        self.per_layer = check_flag("per_layer", per_layer)
         self.dual_lr, self.gate_lr = check_positive("dual_lr", dual_lr), check_positive("gate_lr", gate_lr)
-        self.dual_restarts = bool(dual_restarts)
+        self.dual_restarts = check_flag("dual_restarts", dual_restarts)
         self.init_density = check_fraction("init_density", init_density)
-        self.beta, self.gamma, self.zeta = float(beta), float(gamma), float(zeta)
+        self.beta, self.gamma, self.zeta = check_real("beta", beta), check_real("gamma", gamma), check_real("zeta", zeta)
         self._hc = HardConcrete(self.beta, self.gamma, self.zeta)
         self.epochs = check_count("epochs", epochs, allow_none=True)
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import torch
 
+from lottery_lab.train import check_flag
+
 
 class DensityMultipliers:
     """One multiplier per constrained group, updated by projected gradient ascent with dual restarts.
@@ -47,7 +49,7 @@ class DensityMultipliers:
             raise ValueError(f"dual lr must be > 0, got {lr!r}")
         self.groups = list(targets)
         self.lr = float(lr)
-        self.restarts = bool(restarts)
+        self.restarts = check_flag("restarts", restarts)
         self.mu = torch.zeros(len(targets), dtype=torch.float64) if mu is None else mu
         self.targets = torch.tensor([float(targets[g]) for g in self.groups], dtype=self.mu.dtype,
                                     device=self.mu.device)
