@@ -195,6 +195,15 @@ def from_tensors(X_train, y_train, X_test, y_test, name: str = "custom",
 
 # ------------------------------------------------------------------------------------------ batches
 
+def _rows(X: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """``X[idx]`` for a 1-D index: ``index_select`` on the rows flattened to 2-D when ``X`` is contiguous
+    (the same rows: 11.8 µs instead of 54.5 µs for 128 mnist rows, issue 14); other
+    layouts (channels_last) keep ``X[idx]``, which preserves their memory format."""
+    if X.ndim > 2 and X.is_contiguous():
+        return X.reshape(len(X), -1).index_select(0, idx).view(len(idx), *X.shape[1:])
+    return X.index_select(0, idx) if X.ndim <= 2 else X[idx]
+
+
 class Batches:
     """Mini-batches of ``(X, y)`` made on the tensors' device; ``len()`` is batches per epoch.
 
@@ -250,10 +259,10 @@ class Batches:
             order = torch.arange(n, device=device)
         for b in range(len(self)):
             idx = order[b * self.batch_size:(b + 1) * self.batch_size]
-            xb = self.X[idx]
+            xb = _rows(self.X, idx)
             if self.augment:
                 xb = augment_batch(xb, generator=self.generator) if draws is None else flip_crop(xb, *draws[b])
-            yield xb, self.y[idx]
+            yield xb, self.y.index_select(0, idx)
 
 
 def _augment_draws(n: int, generator: torch.Generator | None, device: torch.device,

@@ -2,7 +2,7 @@
 
 The loop is deliberately plain: cross-entropy on mini-batches from a device-resident iterator, SGD or
 Adam, a constant, step or cosine learning-rate schedule evaluated at the global step, masks kept
-exact (gradients masked before the step, weights after it), a NaN/inf guard at every epoch end and an
+exact (the weights masked after every step), a NaN/inf guard at every epoch end and an
 optional tqdm bar. Everything else — penalties, projections, rewinding snapshots, checkpoints — is
 a :class:`Callback`, so the loop itself never changes when a method is added.
 
@@ -25,7 +25,7 @@ from torch import nn
 
 __all__ = [
     "TrainConfig", "TrainState", "TrainResult", "Callback", "TrainingDiverged", "select_device",
-    "autocast_dtype", "lr_factor", "make_optimizer", "train", "evaluate", "OPTIMIZERS", "SCHEDULES",
+    "autocast_dtype", "lr_factor", "ForeachSGD", "make_optimizer", "train", "evaluate", "OPTIMIZERS", "SCHEDULES",
 ]
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -185,8 +185,100 @@ def _use_fused(groups: Sequence[Mapping[str, Any]]) -> bool:
     return bool(groups) and all(p.is_cuda for g in groups for p in g["params"])
 
 
-def make_optimizer(param_groups: Sequence[Mapping[str, Any]], config: TrainConfig) -> torch.optim.Optimizer:
-    """SGD (with momentum) or Adam/AdamW over ``param_groups``; a group's own ``lr``/``weight_decay`` win."""
+class ForeachSGD:
+    """SGD with torch.optim.SGD's arithmetic, grouping and ``state_dict`` format, without its start-up cost.
+
+    Building the first ``torch.optim`` optimizer imports ``torch._dynamo`` (≈ 1 s, issue 14); this class
+    does the same update with ``_foreach`` ops (per element: ``g += wd·p``; ``b = g`` on the first step,
+    else ``b = μ·b + (1 − dampening)·g``; ``g = g + μ·b`` with Nesterov, else ``g = b``; ``p -= lr·g``),
+    bit-identical to torch's CPU SGD (tests/test_train.py checks it), and its state dicts load into
+    ``torch.optim.SGD`` and back, so a checkpoint resumes with either.
+    """
+
+    _DEFAULTS = {"momentum": 0.0, "dampening": 0.0, "weight_decay": 0.0, "nesterov": False, "maximize": False,
+                 "foreach": None, "differentiable": False, "fused": None}
+
+    def __init__(self, params: Iterable, lr: float, **defaults: Any):
+        unknown = sorted(set(defaults) - set(self._DEFAULTS))
+        if unknown:
+            raise TypeError(f"ForeachSGD got unknown options {unknown}; allowed: {', '.join(self._DEFAULTS)}")
+        self.defaults = {"lr": lr, **self._DEFAULTS, **defaults}
+        params = list(params)
+        if params and not isinstance(params[0], Mapping):
+            params = [{"params": params}]
+        self.param_groups: list[dict[str, Any]] = []
+        for g in params:
+            g = {**self.defaults, **g}
+            g["params"] = [g["params"]] if isinstance(g["params"], torch.Tensor) else list(g["params"])
+            self.param_groups.append(g)
+        self.state: dict[torch.Tensor, dict[str, Any]] = {}
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Drop (or zero) every parameter's gradient."""
+        for g in self.param_groups:
+            for p in g["params"]:
+                if p.grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    p.grad.detach_().zero_()
+
+    @torch.no_grad()
+    def step(self) -> None:
+        """One SGD update of every parameter that has a gradient."""
+        for g in self.param_groups:
+            params = [p for p in g["params"] if p.grad is not None]
+            if not params:
+                continue
+            grads = [p.grad for p in params]
+            if g["maximize"]:
+                grads = torch._foreach_neg(grads)
+            if g["weight_decay"] != 0:
+                grads = torch._foreach_add(grads, params, alpha=g["weight_decay"])
+            momentum = g["momentum"]
+            if momentum != 0:
+                bufs = [self.state.get(p, {}).get("momentum_buffer") for p in params]
+                if all(b is not None for b in bufs):
+                    torch._foreach_mul_(bufs, momentum)
+                    torch._foreach_add_(bufs, grads, alpha=1 - g["dampening"])
+                else:
+                    for i, (p, b) in enumerate(zip(params, bufs)):
+                        if b is None:
+                            bufs[i] = grads[i].detach().clone()
+                        else:
+                            b.mul_(momentum).add_(grads[i], alpha=1 - g["dampening"])
+                        self.state.setdefault(p, {})["momentum_buffer"] = bufs[i]
+                grads = torch._foreach_add(grads, bufs, alpha=momentum) if g["nesterov"] else bufs
+            torch._foreach_add_(params, grads, alpha=-g["lr"])
+
+    def state_dict(self) -> dict[str, Any]:
+        """torch.optim.Optimizer's format: groups with parameter indices, state keyed by index."""
+        index = {id(p): i for i, p in enumerate(p for g in self.param_groups for p in g["params"])}
+        groups = [{**{k: v for k, v in g.items() if k != "params"}, "params": [index[id(p)] for p in g["params"]]}
+                  for g in self.param_groups]
+        return {"state": {index[id(p)]: dict(s) for p, s in self.state.items()}, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Restore a :meth:`state_dict` (or torch.optim.SGD's): hyperparameters and momentum buffers."""
+        saved = state_dict["param_groups"]
+        if [len(g["params"]) for g in saved] != [len(g["params"]) for g in self.param_groups]:
+            raise ValueError("state_dict's parameter groups do not match this optimizer's (sizes differ)")
+        params = [p for g in self.param_groups for p in g["params"]]
+        for g, s in zip(self.param_groups, saved):
+            g.update({k: v for k, v in s.items() if k != "params"})
+        self.state = {}
+        for i, s in state_dict["state"].items():
+            p = params[int(i)]
+            self.state[p] = {k: v.to(device=p.device, dtype=p.dtype) if isinstance(v, torch.Tensor) else v
+                             for k, v in s.items()}
+
+
+def make_optimizer(param_groups: Sequence[Mapping[str, Any]],
+                   config: TrainConfig) -> torch.optim.Optimizer | ForeachSGD:
+    """SGD (with momentum) or Adam/AdamW over ``param_groups``; a group's own ``lr``/``weight_decay`` win.
+
+    SGD is torch's fused kernel when every parameter is on CUDA, else :class:`ForeachSGD`."""
     groups = []
     for g in param_groups:
         g = dict(g)
@@ -197,6 +289,8 @@ def make_optimizer(param_groups: Sequence[Mapping[str, Any]], config: TrainConfi
         groups.append(g)
     fused = {"fused": True} if _use_fused(groups) else {}
     if config.optimizer == "sgd":
+        if not fused:  # off CUDA: the same update without torch.optim's import of torch._dynamo
+            return ForeachSGD(groups, lr=config.lr, momentum=config.momentum)
         return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, **fused)
     cls = torch.optim.Adam if config.optimizer == "adam" else torch.optim.AdamW
     return cls(groups, lr=config.lr, **fused)
@@ -212,8 +306,8 @@ class Callback:
     """Hooks into :func:`train`; override only what you need.
 
     Order within a step: forward → ``on_loss`` (may add a penalty to the loss) → backward →
-    ``after_backward`` (may edit gradients) → masks applied to gradients → optimiser step → masks
-    applied to weights → ``after_step`` (projections, snapshots). State a callback needs across a
+    ``after_backward`` (may edit gradients) → optimiser step → masks applied to weights →
+    ``after_step`` (projections, snapshots). State a callback needs across a
     resume must live in the trained module (parameters or buffers), which is checkpointed.
     """
 
@@ -225,7 +319,7 @@ class Callback:
         return loss
 
     def after_backward(self, state: "TrainState") -> None:
-        """After ``backward()``, before the gradients are masked and the optimiser steps."""
+        """After ``backward()``, before the optimiser steps (gradients of pruned weights not yet zero)."""
 
     def after_step(self, state: "TrainState") -> None:
         """After the optimiser step and the mask re-application; ``state.step`` already counts it."""
@@ -242,7 +336,7 @@ class TrainState:
     """What callbacks see: the model, the optimiser and where training stands."""
 
     model: nn.Module
-    optimizer: torch.optim.Optimizer
+    optimizer: torch.optim.Optimizer | ForeachSGD
     generator: torch.Generator | None
     total_steps: int
     steps_per_epoch: int
@@ -302,7 +396,12 @@ class TrainResult:
 class _Masker:
     """The mask as aligned lists of (parameter, float mask), for cheap fused multiplies each step.
 
-    All-kept entries are left out: multiplying by ones changes nothing and costs two passes a step.
+    Only the weights are masked, once per step after the update: every optimiser here (SGD with momentum
+    and weight decay, Adam, AdamW) updates each element from that element's own gradient and state
+    alone, so a pruned element's update never reaches a kept one, and zeroing the weight after the step
+    keeps it exactly 0 (its momentum/moment state is never read for a kept weight). Masking the
+    gradients too changed no kept weight and cost a second pass per step (issue 14).
+    All-kept entries are left out: multiplying by ones changes nothing and costs a pass a step.
     The float masks take their parameter's memory format (strides): CUDA's fused ``_foreach`` kernels
     need equal strides in both lists, and a channels_last parameter with a contiguous mask would fall
     back to one kernel per tensor.
@@ -319,12 +418,6 @@ class _Masker:
         active = [n for n, f in zip(names, full) if not f]  # one read-back for all, once per phase
         self.params = [params[n] for n in active]
         self.masks = [torch.empty_like(p).copy_(masks[n]) for n, p in zip(active, self.params)]
-
-    @torch.no_grad()
-    def grads(self) -> None:
-        pairs = [(p.grad, m) for p, m in zip(self.params, self.masks) if p.grad is not None]
-        if pairs:
-            torch._foreach_mul_([g for g, _ in pairs], [m for _, m in pairs])
 
     @torch.no_grad()
     def weights(self) -> None:
@@ -429,7 +522,6 @@ def train(
                     objective.backward()
                     for cb in callbacks:
                         cb.after_backward(state)
-                    masker.grads()
                     optimizer.step()
                     masker.weights()
                     state.step += 1

@@ -367,3 +367,20 @@ def test_batches_reject_bad_input():
         data.Batches(torch.zeros(3, 2), torch.zeros(3), 0)
     with pytest.raises(ValueError, match="augment=True needs images"):
         data.Batches(torch.zeros(3, 2), torch.zeros(3), 1, augment=True)
+
+
+@pytest.mark.parametrize("layout", ["2d", "4d", "channels_last"])
+def test_batches_yield_the_rows_plain_indexing_picks(layout):
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(37, 3, 4, 5, generator=g)
+    if layout == "2d":
+        X = X.reshape(37, -1)
+    elif layout == "channels_last":
+        X = X.contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 10, (37,), generator=g)
+    b = data.Batches(X, y, 8, generator=torch.Generator().manual_seed(3))
+    order = torch.randperm(37, generator=torch.Generator().manual_seed(3))
+    for k, (xb, yb) in enumerate(b):
+        idx = order[8 * k:8 * (k + 1)]
+        assert torch.equal(xb, X[idx]) and torch.equal(yb, y[idx])
+        assert xb.stride() == X[idx].stride()

@@ -250,3 +250,63 @@ def test_iterations_override_epochs_and_bad_start_step():
     assert res.steps == 8
     with pytest.raises(ValueError, match="start_step"):
         T.train(mlp(), b, T.TrainConfig(epochs=1, **QUIET), generator=g, start_step=100)
+
+
+# ------------------------------------------------------------------------------- the optimiser
+
+@pytest.mark.parametrize("kw", [
+    dict(momentum=0.9), dict(momentum=0.9, weight_decay=5e-4), dict(momentum=0.9, dampening=0.3),
+    dict(momentum=0.8, nesterov=True, weight_decay=1e-3), dict(), dict(weight_decay=1e-2, maximize=True),
+])
+def test_foreach_sgd_equals_torch_sgd_to_the_last_bit(kw):
+    """300 steps with changing lr, two groups, a parameter without gradient at some steps."""
+    g = torch.Generator().manual_seed(0)
+    shapes = [(7, 5), (5,), (3, 7), (3,)]
+    init = [torch.randn(s, generator=g) for s in shapes]
+    grads = [[torch.randn(s, generator=g) for s in shapes] for _ in range(300)]
+    runs = []
+    for cls in (torch.optim.SGD, T.ForeachSGD):
+        ps = [torch.nn.Parameter(t.clone()) for t in init]
+        opt = cls([{"params": ps[:2]}, {"params": ps[2:], "lr": 0.05}], lr=0.1, **kw)
+        for k, gs in enumerate(grads):
+            for i, (p, gr) in enumerate(zip(ps, gs)):
+                p.grad = None if (k % 7 == 3 and i == 1) else gr.clone()
+            opt.param_groups[0]["lr"] = 0.1 * (1 - k / 300)
+            opt.step()
+        runs.append(ps)
+    for a, b in zip(*runs):
+        assert torch.equal(a, b)
+
+
+def test_foreach_sgd_state_dict_round_trips_with_torch_sgd():
+    torch.manual_seed(0)
+    ps = [torch.nn.Parameter(torch.randn(4, 3)), torch.nn.Parameter(torch.randn(3))]
+    ref = torch.optim.SGD(ps, lr=0.1, momentum=0.9)
+    ours = T.ForeachSGD(ps, lr=0.1, momentum=0.9)
+    for p in ps:
+        p.grad = torch.randn_like(p)
+    ref.step()
+    ours.load_state_dict(ref.state_dict())          # a torch checkpoint resumes with ForeachSGD ...
+    for p in ps:
+        assert torch.equal(ours.state[p]["momentum_buffer"], ref.state[p]["momentum_buffer"])
+    back = torch.optim.SGD(ps, lr=0.1, momentum=0.9)
+    back.load_state_dict(ours.state_dict())         # ... and ForeachSGD's in torch's SGD
+    assert back.state_dict()["param_groups"] == ref.state_dict()["param_groups"]
+    for p in ps:
+        assert torch.equal(back.state[p]["momentum_buffer"], ref.state[p]["momentum_buffer"])
+    with pytest.raises(ValueError, match="groups do not match"):
+        T.ForeachSGD(ps[:1], lr=0.1).load_state_dict(ref.state_dict())
+    with pytest.raises(TypeError, match="betas"):
+        T.ForeachSGD(ps, lr=0.1, betas=(0.9, 0.99))
+
+
+def test_the_cpu_training_step_does_not_import_dynamo():
+    import subprocess
+    import sys
+
+    code = ("import sys, torch; from torch import nn; from lottery_lab import train as T; "
+            "from lottery_lab.data import Batches; net = nn.Linear(4, 2); X = torch.randn(8, 4); "
+            "T.train(net, Batches(X, torch.zeros(8, dtype=torch.long), 4), T.TrainConfig(epochs=1, progress=False)); "
+            "T.evaluate(net, X, torch.zeros(8, dtype=torch.long)); print('torch._dynamo' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
