@@ -11,7 +11,7 @@ epochs, batch size and SGD settings on both sides.
   tutorials for in-memory data), ``torch.nn.utils.prune.global_unstructured`` with ``L1Unstructured``
   (a forward pre-hook recomputes ``weight = weight_orig * weight_mask``), rewinding ``weight_orig``.
 
-Sides are interleaved and repeated; the fastest repeat of each is reported.
+Sides are interleaved and repeated; the median of each (± half its range) is reported.
 
     python benchmarks/bench_round.py [--quick] [--epochs N] [--threads N | --cpu-time] [--json]
 """
@@ -31,7 +31,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from lottery_lab import data, models
 from lottery_lab.lottery import LotteryConfig, play
 
-from _timing import add_timing_args, clock_from  # benchmarks/_timing.py, beside this script
+from _timing import add_timing_args, clock_from, machine_line, median_spread  # benchmarks/_timing.py, beside this script
 
 SETTINGS = {"batch_size": 128, "lr": 0.1, "momentum": 0.9, "prune_fraction": 0.2}
 
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="2 epochs, one repeat (a smoke test)")
     parser.add_argument("--epochs", type=int, default=10, help="training epochs per phase (default: 10)")
-    add_timing_args(parser, repeats=3)
+    add_timing_args(parser, repeats=5)
     args = parser.parse_args(argv)
     global CLOCK
     CLOCK = clock_from(args)
@@ -99,26 +99,29 @@ def main(argv: list[str] | None = None) -> int:
     data.get("mnist5k")                                      # parse the CSV once, outside the timings
     sides = {"ours": lambda: ours(epochs, True), "ours_in_memory": lambda: ours(epochs, False),
              "common": lambda: common(epochs)}
-    sides["ours"]()                                          # warm up imports and kernels
+    for f in sides.values():                                 # warm up imports (torch.optim's) and kernels
+        f()
     times: dict[str, list[float]] = {k: [] for k in sides}
     acc: dict[str, float] = {}
     for _ in range(repeats):
         for k, f in sides.items():
             t, acc[k] = f()
             times[k].append(t)
-    best = {k: min(v) for k, v in times.items()}
-    out = {"threads": torch.get_num_threads(), "clock": "cpu" if args.cpu_time else "wall",
+    stats = {k: median_spread(v) for k, v in times.items()}
+    best = {k: m for k, (m, _) in stats.items()}
+    out = {"threads": torch.get_num_threads(), "load": machine_line(), "clock": "cpu" if args.cpu_time else "wall",
            "torch": torch.__version__, "epochs": epochs, "repeats": repeats,
-           "seconds": best, "ticket_test_acc": acc,
+           "median_seconds": best, "spread_seconds": {k: s for k, (_, s) in stats.items()}, "ticket_test_acc": acc,
            "speedup": {"ours": best["common"] / best["ours"], "ours_in_memory": best["common"] / best["ours_in_memory"]}}
     if args.json:
         print(json.dumps(out, indent=2))
         return 0
     print(f"one IMP round (dense train + prune 20% + rewind + retrain), mnist5k / LeNet-300-100, {epochs} epochs "
-          f"per phase, batch 128, CPU {out['threads']} threads, {out['clock']} time, best of {repeats}; aim: >= 2x")
+          f"per phase, batch 128, {out['clock']} time, median of {repeats}; aim: >= 2x")
+    print(f"  {out['load']}")
     for k in sides:
         extra = "" if k == "common" else f"   {out['speedup'][k]:.2f}x faster than common"
-        print(f"  {k:<15}{best[k]:>8.2f} s   ticket test acc {acc[k]:.4f}{extra}")
+        print(f"  {k:<15}{best[k]:>8.3f} ± {stats[k][1]:.3f} s   ticket test acc {acc[k]:.4f}{extra}")
     return 0
 
 
