@@ -537,4 +537,4 @@ def run_check(task: Task, fn: Any, seed: int) -> CheckResult:
         outcomes.close()
     if first_failure is None:
         return result(PASSED, passed, f"passed {passed}/{len(cases)} checks ({_points(task.points)}).")
-    return result(FAILED, passed, f"{passed}/{len(cases)} checks passed; first failure: {first_failure}")
+    return result(FAILED, passed, f"failed, {passed}/{len(cases)} checks passed; first failure: {first_failure}")
