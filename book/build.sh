@@ -34,4 +34,7 @@ cat > "$off/mathjax2-hub.js" <<'JS'
 })();
 JS
 export LOTTERY_LAB_QUICK="${LOTTERY_LAB_QUICK:-1}"
+# the explorers draw their figures over a grid of control values now, so that the static pages'
+# controls choose among them without a kernel (lottery_lab/widgets/_static.py)
+export LOTTERY_LAB_STATIC=1
 jupyter-book build -W -n --keep-going "$here"

@@ -9,6 +9,10 @@ For each page of ``book/_toc.yml`` (the root, every notebook chapter, every mark
   at least as many figures as its executed notebook has image outputs;
 - its math renders: every Sphinx math node holds a MathJax ``mjx-container``, none a TeX error;
 - its widgets render: every embedded widget view has been drawn by the ipywidgets HTML manager;
+- its explorers work without a kernel: in every precomputed explorer (``.lottery-lab-explorer``, see
+  ``lottery_lab/widgets/_static.py``) moving each control changes the figure (its image data differs
+  before and after), with screenshots of each explorer before and after under ``screenshots/``; a
+  notebook chapter shows as many explorers as its executed notebook has;
 - no cell shows an error: a traceback (``.output.traceback``) fails the page, and so does a stderr
   stream (``.output.stderr``: warnings a student should not meet; ``--allow-stderr`` lists them only).
 
@@ -122,6 +126,9 @@ class Page:
     figures: int = 0
     math: int = 0
     widgets: str = "-"
+    expected_explorers: int = 0
+    explorers: str = "-"
+    shots: list[Path] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     notes: list[tuple[str, str]] = field(default_factory=list)  # (kind, example message)
 
@@ -167,6 +174,57 @@ def image_outputs(nb_path: Path) -> int:
     return count
 
 
+def explorer_outputs(nb_path: Path) -> int:
+    """Precomputed explorers (HTML outputs of ``precomputed_explorer``) in an executed notebook."""
+    nb = json.loads(nb_path.read_text())
+    return sum("lottery-lab-explorer" in "".join(out.get("data", {}).get("text/html", ""))
+               for cell in nb.get("cells", []) if cell.get("cell_type") == "code"
+               for out in cell.get("outputs", []))
+
+
+# Moves control ``arguments[1]`` of explorer ``arguments[0]`` to another value; returns the image's
+# src before and after, and the value shown before and after.
+MOVE_JS = """
+const root = document.querySelectorAll('.lottery-lab-explorer')[arguments[0]];
+const el = root.querySelectorAll('[data-control]')[arguments[1]];
+const img = root.querySelector('img'), before = img.src;
+const n = el.tagName === 'SELECT' ? el.options.length : (+el.max + 1);
+const shown = () => el.tagName === 'SELECT' ? el.options[el.selectedIndex].text
+                                            : el.parentNode.querySelector('output').textContent;
+const was = shown();
+el.value = String((+el.value + 1) % n);
+el.dispatchEvent(new Event('input', {bubbles: true}));
+el.dispatchEvent(new Event('change', {bubbles: true}));
+return {before: before, after: img.src, was: was, now: shown(), controls: root.querySelectorAll('[data-control]').length};
+"""
+
+
+def check_explorers(driver: webdriver.Chrome, page: Page, out: Path) -> None:
+    """Move every control of every precomputed explorer once; the figure must change each time."""
+    roots = driver.find_elements("css selector", ".lottery-lab-explorer")
+    if page.notebook is not None and len(roots) < page.expected_explorers:
+        page.fail(f"{len(roots)} explorer(s) on the page, the executed notebook has {page.expected_explorers}")
+    if not roots:
+        return
+    moved = total = 0
+    stem = page.name.replace("/", "_")
+    for i, root in enumerate(roots):
+        driver.execute_script("arguments[0].scrollIntoView({block: 'start'}); window.scrollBy(0, -60);", root)
+        page.shots.append(out / f"{stem}-explorer{i}-before.png")
+        root.screenshot(str(page.shots[-1]))
+        n = len(root.find_elements("css selector", "[data-control]"))
+        for c in range(n):
+            total += 1
+            r = driver.execute_script(MOVE_JS, i, c)
+            if r["before"] == r["after"]:
+                page.fail(f"explorer {i}: moving control {c} ({r['was']} → {r['now']}) left the figure as it was")
+            else:
+                moved += 1
+        page.shots.append(out / f"{stem}-explorer{i}-after.png")
+        root.screenshot(str(page.shots[-1]))
+    page.explorers = f"{moved}/{total}"
+
+
 def make_driver(chromium: str, chromedriver: str, width: int, height: int) -> webdriver.Chrome:
     opts = webdriver.ChromeOptions()
     opts.binary_location = chromium
@@ -178,7 +236,8 @@ def make_driver(chromium: str, chromedriver: str, width: int, height: int) -> we
     return webdriver.Chrome(service=Service(chromedriver), options=opts)
 
 
-def check_page(driver: webdriver.Chrome, page: Page, html: Path, timeout: float, allow_stderr: bool) -> None:
+def check_page(driver: webdriver.Chrome, page: Page, html: Path, timeout: float, allow_stderr: bool,
+               shots: Path) -> None:
     path = html / f"{page.name}.html"
     if not path.is_file():
         page.fail(f"missing {path}")
@@ -225,6 +284,8 @@ def check_page(driver: webdriver.Chrome, page: Page, html: Path, timeout: float,
             page.notes.append(f"stderr: {err!r}")
         else:
             page.fail(f"stderr output: {err!r}")
+
+    check_explorers(driver, page, shots)
 
     page_uri = path.as_uri()
     for entry in driver.get_log("browser"):
@@ -296,28 +357,29 @@ def main(argv: list[str] | None = None) -> int:
             executed = args.html.parent / "jupyter_execute" / f"{name}.ipynb"
             page.notebook = executed if executed.is_file() else BOOK / f"{name}.ipynb"
             page.expected_figures = image_outputs(page.notebook)
+            page.expected_explorers = explorer_outputs(page.notebook)
         pages.append(page)
 
+    args.screenshots.mkdir(parents=True, exist_ok=True)
     driver = make_driver(args.chromium, args.chromedriver, args.width, args.height)
     try:
         for page in pages:
-            check_page(driver, page, args.html, args.timeout, args.allow_stderr)
-        args.screenshots.mkdir(parents=True, exist_ok=True)
+            check_page(driver, page, args.html, args.timeout, args.allow_stderr, args.screenshots)
         shoot = args.shoot
         if shoot is None:
             first_nb = next((p.name for p in pages if p.notebook is not None and p.expected_figures), None)
             shoot = [pages[0].name] + ([first_nb] if first_nb else [])
-        shots = []
+        shots = [s for p in pages for s in p.shots]
         for name in shoot:
             shots += screenshot(driver, name, args.html, args.screenshots, args.timeout)
     finally:
         driver.quit()
 
     width = max(len(p.name) for p in pages)
-    print(f"{'page':<{width}}  result  figures  math  widgets  problems")
+    print(f"{'page':<{width}}  result  figures  math  widgets  explorers moved  problems")
     for p in pages:
         print(f"{p.name:<{width}}  {'PASS' if p.ok else 'FAIL':<6}  {p.figures:>7}  {p.math:>4}  "
-              f"{p.widgets:>7}  {'; '.join(p.problems) or '-'}")
+              f"{p.widgets:>7}  {p.explorers:>15}  {'; '.join(p.problems) or '-'}")
     notes: dict[str, tuple[set[str], list[str]]] = {}
     for p in pages:
         for kind, example in p.notes:

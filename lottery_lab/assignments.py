@@ -118,6 +118,14 @@ def student_version(nb: Any) -> Any:
     return out
 
 
+def _student_version_of(path: Path) -> Any:
+    """:func:`student_version` of the notebook at ``path``; its errors name the notebook."""
+    try:
+        return student_version(nbformat.read(path, as_version=4))
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
+
+
 def _notebooks(source: Path) -> list[Path]:
     source = Path(source)
     if not source.is_dir():
@@ -146,7 +154,7 @@ def build(source: str | Path, out_dir: str | Path) -> list[Path]:
     out = Path(out_dir)
     if out.resolve() == Path(source).resolve():
         raise ValueError("out_dir must differ from source: the build would overwrite the instructor notebooks")
-    students = [(p, student_version(nbformat.read(p, as_version=4))) for p in paths]  # all checked first
+    students = [(p, _student_version_of(p)) for p in paths]  # all checked before anything is written
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for p, nb in students:

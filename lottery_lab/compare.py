@@ -310,6 +310,11 @@ def dense_baseline(rows: Iterable[Mapping]) -> dict | None:
 
 # ---------------------------------------------------------------------------------- the result
 
+def _pm(mean: float, std: float, n: int, fmt: str) -> str:
+    """``mean ± std``; with one seed there is no spread to show, so ``mean ± —``."""
+    return f"{mean:{fmt}} ± {std:{fmt}}" if n > 1 else f"{mean:{fmt}} ± —"
+
+
 @dataclass
 class Comparison:
     """The outcome of :func:`compare`: aggregated ``rows``, the ``dense`` baseline and every run."""
@@ -330,7 +335,7 @@ class Comparison:
         if self.dense is not None:
             d = self.dense
             lines.append(f"{'dense':<16}{'100%':>6}{'100.00%':>18}"
-                         f"{d['test_acc_mean']:>12.4f} ± {d['test_acc_std']:.4f}{d['n']:>7}")
+                         f"{_pm(d['test_acc_mean'], d['test_acc_std'], d['n'], '.4f'):>20}{d['n']:>7}")
         for method in s["methods"]:
             for t in sorted(s["targets"], reverse=True):
                 row = next((r for r in self.rows if r["method"] == method and r["target"] == t), None)
@@ -338,9 +343,9 @@ class Comparison:
                 if row is None:
                     lines.append(f"{head}{'not reached':>18}{'—':>20}{0:>7}")
                     continue
-                dens = f"{row['density_mean']:.2%} ± {row['density_std']:.2%}"
-                lines.append(f"{head}{dens:>18}{row['test_acc_mean']:>12.4f} ± {row['test_acc_std']:.4f}"
-                             f"{row['n']:>7}")
+                dens = _pm(row["density_mean"], row["density_std"], row["n"], ".2%")
+                acc = _pm(row["test_acc_mean"], row["test_acc_std"], row["n"], ".4f")
+                lines.append(f"{head}{dens:>18}{acc:>20}{row['n']:>7}")
         return "\n".join(lines)
 
     def plot(self, ax=None, title: str | None = None, zoom: bool = False, legend: bool = True):

@@ -175,6 +175,9 @@ def test_tag_folder_rewrites_only_stale_notebooks(tmp_path):
     for cell in stale.cells:
         cell.metadata.pop("nbgrader", None)
     nbformat.write(stale, tmp_path / NOTEBOOKS[0].name)
+    with pytest.raises(ValueError, match=re.escape(NOTEBOOKS[0].name) + r": cell \d+: nbgrader metadata missing"):
+        build(tmp_path, tmp_path / "out")  # the build names the stale notebook
+    assert not (tmp_path / "out").exists()  # and writes nothing
     assert [changed for _, changed in assignments.tag_folder(tmp_path)] == [True, False]
     assert [changed for _, changed in assignments.tag_folder(tmp_path)] == [False, False]
     assert student_version(nbformat.read(tmp_path / NOTEBOOKS[0].name, as_version=4))

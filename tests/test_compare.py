@@ -265,3 +265,8 @@ def test_table_shows_measured_density_and_unreached_bins():
     assert lines[3].split()[:3] == ["a", "20%", "25.00%"]
     assert "not reached" in lines[4]
     assert math.isclose(cmp.to_dict()["rows"][0]["density_mean"], 0.25)
+    assert lines[3].split()[3:7] == ["±", "0.00%", "0.9000", "±"]  # three seeds: a spread, even if 0
+    one = compare.Comparison(rows=[{**cmp.rows[0], "n": 1, "seeds": [0]}], dense={**cmp.dense, "n": 1},
+                             runs=[], settings={**cmp.settings, "seeds": [0]})
+    single = one.table().splitlines()
+    assert single[2].split()[3:6] == ["0.9500", "±", "—"] and single[3].split()[2:7] == ["25.00%", "±", "—", "0.9000", "±"]

@@ -8,6 +8,8 @@ import dataclasses
 import json
 import math
 import os
+import re
+import subprocess
 import sys
 import threading
 import time
@@ -22,7 +24,8 @@ import torch
 from lottery_lab import grading
 from lottery_lab.assignments import BEGIN
 from lottery_lab.grading import check, get_task, tasks
-from lottery_lab.grading._core import run_check
+from lottery_lab.grading._compare import numpy_close
+from lottery_lab.grading._core import Mismatch, run_check
 
 ASSIGNMENTS = Path(__file__).resolve().parents[1] / "notebooks" / "assignments"
 SEEDS = (0, 1, 2)
@@ -311,10 +314,13 @@ def test_score_object_for_a_grader():
     good = check("theory.binary_entropy", SOLUTIONS["binary_entropy"], seed=0)
     bad = check("theory.no_overlap_network", WRONG["theory.no_overlap_network"], seed=0)
     total = grading.summary()
-    assert total.points == good.max_points and total.max_points == good.max_points + bad.max_points
+    # every theory task counts; the two not checked are "not run"
+    assert total.points == good.max_points and total.max_points == sum(t.points for t in tasks("theory"))
     assert not total.all_passed
     data = json.loads(json.dumps(total.to_dict()))
-    assert [r["status"] for r in data["results"]] == ["passed", "failed"]
+    status = {r["task"]: r["status"] for r in data["results"]}
+    assert (status[good.task], status[bad.task]) == ("passed", "failed")
+    assert sorted(status.values()).count("not run") == len(tasks("theory")) - 2
     # nbgrader reads a grade cell's text/plain output as partial credit: the points earned
     assert float(good._repr_mimebundle_()["text/plain"]) == good.max_points
     assert float(bad._repr_mimebundle_()["text/plain"]) == 0.0
@@ -322,6 +328,49 @@ def test_score_object_for_a_grader():
     assert "theory.no_overlap_network" in str(total) and "total" in str(total)
     grading.reset()
     assert grading.summary().results == []
+
+
+def test_terminal_ipython_shows_the_verdict_line():
+    """Terminal IPython displays text/plain alone: there the line, not nbgrader's bare points."""
+    code = ("from lottery_lab.grading import check; import numpy as np; "
+            "check('convex.log_penalty', lambda m, eps: eps * np.log1p(np.abs(m) / eps), seed=0)")
+    run = subprocess.run([sys.executable, "-m", "IPython", "--simple-prompt", "--no-banner", "--colors=NoColor",
+                          "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert run.returncode == 0, run.stderr
+    out = run.stdout.strip().splitlines()[-1]
+    assert out.startswith("Out[") and "convex.log_penalty: passed 7/7 checks (1 point)." in out, run.stdout
+
+
+def test_summary_lists_a_check_that_never_ran():
+    """A check cell stopped by an error above it still counts: listed as not run, 0 of its points."""
+    grading.reset()
+    convex = tasks("convex")
+    check("convex.log_penalty", SOLUTIONS["log_penalty"], seed=0)
+    total = grading.summary()
+    assert [r.task for r in total.results] == [t.id for t in convex]
+    assert [r.status for r in total.results] == ["passed"] + ["not run"] * (len(convex) - 1)
+    assert (total.points, total.max_points) == (1, 6)  # the issue's case: 1/6, not 1/1
+    assert str(total).splitlines()[-1].split()[-1] == "1/6"
+    assert all("not run" in r.message for r in total.results[1:])
+    assert [r.task for r in grading.summary("theory").results] == [t.id for t in tasks("theory")]
+    grading.reset()
+
+
+def test_a_failure_preview_shows_the_mismatching_element():
+    compare = numpy_close()
+    expected = np.arange(12, dtype=float)
+    got = expected.copy()
+    got[9] = -5.0  # past the first four entries a preview used to show
+    with pytest.raises(Mismatch) as err:
+        compare(got, expected)
+    message = str(err.value)
+    assert message.startswith("expected 9 at index (9,), got -5")
+    shown_expected, shown_got = re.findall(r"(\[[^\]]*\])", message)
+    assert "9" in shown_expected and "-5" in shown_got and shown_expected != shown_got
+    close = numpy_close(rtol=1e-12, atol=0)  # a difference that 6 digits would hide
+    with pytest.raises(Mismatch, match=r"expected 1\.0, got 1\.000000001"):
+        close(np.array(1.000000001), np.array(1.0))
 
 
 def test_case_counts():

@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from lottery_lab.grading._core import CheckResult, Summary, Task, run_check
+from lottery_lab.grading._core import CheckResult, Summary, Task, not_run, run_check
 
 __all__ = ["check", "summary", "reset", "tasks", "get_task", "CheckResult", "Summary", "Task", "CHAPTERS"]
 
@@ -89,9 +89,15 @@ def check(task_id: str, fn: Callable[..., Any], *, seed: int | None = None) -> C
     return result
 
 
-def summary() -> Summary:
-    """Every check run in this session (the latest result per task), with totals; print it for a table."""
-    return Summary(list(_results.values()))
+def summary(chapter: str | None = None) -> Summary:
+    """The latest result per task of every chapter checked in this session (or of ``chapter`` only),
+    with totals; print it for a table.
+
+    A task of such a chapter whose check never ran (its cell stopped by an error above it) is listed
+    as "not run" with 0 of its points, so that the total counts every task of the assignment.
+    """
+    chapters = [chapter] if chapter is not None else list(dict.fromkeys(r.task.split(".", 1)[0] for r in _results.values()))
+    return Summary([_results[t.id] if t.id in _results else not_run(t) for name in chapters for t in tasks(name)])
 
 
 def reset() -> None:

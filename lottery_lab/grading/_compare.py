@@ -18,8 +18,16 @@ def _worst(got: np.ndarray, expected: np.ndarray) -> str:
     err = np.where(np.isnan(err), np.inf, err)
     idx = np.unravel_index(int(np.argmax(err)), err.shape) if err.ndim else ()
     where = f" at index {tuple(int(i) for i in idx)}" if idx else ""
-    line = f"expected {float(expected[idx]):.6g}{where}, got {float(got[idx]):.6g}"
-    return line + (f" (expected {values(expected)}, got {values(got)})" if expected.size > 1 else "")
+    line = f"expected {_number(float(expected[idx]), float(got[idx]))}{where}, got {_number(float(got[idx]), float(expected[idx]))}"
+    if expected.size == 1:
+        return line
+    flat = int(np.ravel_multi_index(idx, err.shape)) if idx else 0
+    return line + f" (expected {values(expected, around=flat)}, got {values(got, around=flat)})"
+
+
+def _number(x: float, other: float) -> str:
+    """``x`` to 6 significant digits, or to all of them where 6 would print it as ``other``."""
+    return f"{x:.6g}" if f"{x:.6g}" != f"{other:.6g}" else repr(x)
 
 
 def _close_values(got: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -> None:

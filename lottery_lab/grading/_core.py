@@ -35,9 +35,9 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-#: status values of a :class:`CheckResult`
-PASSED, FAILED, NOT_IMPLEMENTED = "passed", "failed", "not implemented"
-_MARK = {PASSED: "✅", FAILED: "❌", NOT_IMPLEMENTED: "⏳"}
+#: status values of a :class:`CheckResult` (``NOT_RUN``: listed by a summary, its check never ran)
+PASSED, FAILED, NOT_IMPLEMENTED, NOT_RUN = "passed", "failed", "not implemented", "not run"
+_MARK = {PASSED: "✅", FAILED: "❌", NOT_IMPLEMENTED: "⏳", NOT_RUN: "⏳"}
 
 #: run the student's function in a forked child killed at the time limit (where fork exists);
 #: ``LOTTERY_LAB_GRADER_FORK=0`` keeps it in this process (should a platform's libraries not survive fork)
@@ -105,7 +105,8 @@ class CheckResult:
     Attributes
     ----------
     task, title : the task's id and title.
-    status : ``"passed"``, ``"failed"`` or ``"not implemented"``.
+    status : ``"passed"``, ``"failed"``, ``"not implemented"``, or ``"not run"`` (only in a
+        :class:`Summary`: a task of the chapter whose check cell never ran, e.g. after an error above it).
     points, max_points : points earned (all or nothing) and possible.
     checks_passed, checks : how many of the drawn cases the function got right, of how many.
     message : the one-line verdict (which input failed, what was expected, a hint).
@@ -139,9 +140,13 @@ class CheckResult:
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         """In a notebook: the verdict line as HTML, and the points earned as the plain-text value.
 
-        nbgrader's autograder reads a grade cell's plain-text output as partial credit, so a check
-        cell is scored by its own result; frontends show the HTML line.
+        nbgrader's autograder reads a grade cell's numeric plain-text output as its partial credit,
+        so in a kernel a check cell is scored by its own result and HTML front ends show the line.
+        A text-only front end (terminal IPython, whose display shows text/plain alone) gets the
+        line as its plain text instead: there is no grader reading it, and "0"/"1" says nothing.
         """
+        if _text_only_frontend():
+            return {"text/plain": self.message}
         line = html.escape(self.message)
         return {"text/html": f'<pre class="lottery-lab-check">{line}</pre>', "text/plain": f"{self.points:g}"}
 
@@ -150,6 +155,16 @@ class CheckResult:
         return {"task": self.task, "title": self.title, "status": self.status, "points": self.points,
                 "max_points": self.max_points, "checks_passed": self.checks_passed, "checks": self.checks,
                 "message": self.message, "seed": self.seed, "seconds": round(self.seconds, 4)}
+
+
+def _text_only_frontend() -> bool:
+    """Whether the running IPython shows only text/plain (the terminal), not HTML (a kernel).
+
+    Without a running shell the answer is no: whatever asks for the bundle then gets nbgrader's form.
+    """
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return shell is not None and "text/html" not in shell.display_formatter.active_types
 
 
 @dataclass
@@ -176,7 +191,8 @@ class Summary:
         width = max(len(r.task) for r in self.results)
         lines = [f"{'task':<{width}}  {'status':<16}{'checks':>8}{'points':>9}"]
         for r in self.results:
-            lines.append(f"{r.task:<{width}}  {r.status:<16}{f'{r.checks_passed}/{r.checks}':>8}"
+            counts = "—" if r.status == NOT_RUN else f"{r.checks_passed}/{r.checks}"
+            lines.append(f"{r.task:<{width}}  {r.status:<16}{counts:>8}"
                          f"{f'{r.points:g}/{r.max_points:g}':>9}")
         lines.append(f"{'total':<{width}}  {'':<16}{'':>8}{f'{self.points:g}/{self.max_points:g}':>9}")
         return "\n".join(lines)
@@ -186,6 +202,13 @@ class Summary:
     def to_dict(self) -> dict[str, Any]:
         return {"points": self.points, "max_points": self.max_points,
                 "results": [r.to_dict() for r in self.results]}
+
+
+def not_run(task: Task) -> CheckResult:
+    """The summary's entry for a task whose check never ran: 0 of its points."""
+    return CheckResult(task.id, task.title, NOT_RUN, 0.0, float(task.points), 0, 0,
+                       f"{_MARK[NOT_RUN]} {task.id}: not run — its check cell has not run "
+                       f"(an error above it?); run it ({_points(task.points)}).", seed=-1)
 
 
 # --- calling the student's function ---------------------------------------------------------------
@@ -285,11 +308,13 @@ def clip_text(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-def values(x: Any, n: int = 4) -> str:
-    """The first ``n`` entries of an array-like, rounded, in one line."""
+def values(x: Any, n: int = 4, around: int | None = None) -> str:
+    """``n`` entries of an array-like (flattened), rounded, in one line: the first ``n``, or a window
+    holding the flat index ``around`` (so that a preview shows the element that matters)."""
     flat = np.asarray(x, dtype=float).reshape(-1)
-    shown = ", ".join(f"{v:.4g}" for v in flat[:n])
-    return f"[{shown}{', …' if flat.size > n else ''}]"
+    start = 0 if around is None else max(0, min(around - n // 2, flat.size - n))
+    shown = ", ".join(f"{v:.4g}" for v in flat[start:start + n])
+    return f"[{'…, ' if start > 0 else ''}{shown}{', …' if start + n < flat.size else ''}]"
 
 
 def copy_args(args: tuple) -> tuple:
@@ -512,4 +537,4 @@ def run_check(task: Task, fn: Any, seed: int) -> CheckResult:
         outcomes.close()
     if first_failure is None:
         return result(PASSED, passed, f"passed {passed}/{len(cases)} checks ({_points(task.points)}).")
-    return result(FAILED, passed, f"{passed}/{len(cases)} checks passed; first failure: {first_failure}")
+    return result(FAILED, passed, f"failed, {passed}/{len(cases)} checks passed; first failure: {first_failure}")
