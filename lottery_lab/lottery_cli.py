@@ -43,6 +43,11 @@ DEMO_QUICK = {"epochs": 1, "data_kw": {"n_train": 512}, "rounds": {"imp": 2, "co
               "methods": {**DEMO["methods"], "concave": {**DEMO["methods"]["concave"], "epochs": 1}}}
 
 
+def _count(n: int, noun: str) -> str:
+    """``n`` with ``noun`` in the singular for 1 and the plural otherwise ("1 round", "3 rounds")."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def register(subparsers) -> None:
     """Add the ``demo``, ``run`` and ``report`` subcommands."""
     p = subparsers.add_parser("demo", help="IMP vs concave vs random on mnist5k/LeNet-300-100 (offline, CPU, ~30 s)",
@@ -286,11 +291,11 @@ def _demo(args) -> int:
             batch_size=settings["batch_size"], lr=settings["lr"], momentum=settings["momentum"],
             seed=0, device="cpu", out_dir=str(out / "runs"), progress=sys.stderr.isatty() and not args.json)
         if not args.json:
-            print(f"[{time.perf_counter() - t0:5.1f} s] {method} {kw}, {config.rounds} rounds", flush=True)
+            print(f"[{time.perf_counter() - t0:5.1f} s] {method} {kw}, {_count(config.rounds, 'round')}", flush=True)
         results.append(play(config))
     wall = time.perf_counter() - t0
     plot = out / "accuracy_vs_density.png"
-    _save_accuracy_plot(results, plot, title=f"mnist5k / LeNet-300-100, {settings['epochs']} epochs per round")
+    _save_accuracy_plot(results, plot, title=f"mnist5k / LeNet-300-100, {_count(settings['epochs'], 'epoch')} per round")
     summary = summarize([row for r in results for row in r.rows])
     if args.json:
         _print_json({"wall_s": wall, "plot": str(plot), "settings": settings,

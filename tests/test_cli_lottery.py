@@ -134,3 +134,8 @@ def test_bad_options_exit_2_with_a_message(argv, message, capsys, tmp_path):
         main(argv + (["--out-dir", str(tmp_path)] if argv[0] == "run" else []))
     assert exc.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_counts_read_as_english():
+    from lottery_lab.lottery_cli import _count
+    assert [_count(n, "round") for n in (0, 1, 2)] == ["0 rounds", "1 round", "2 rounds"]
