@@ -24,7 +24,7 @@ from IPython.display import HTML
 from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
-__all__ = ["Control", "grid", "precomputed_explorer", "static_page"]
+__all__ = ["Control", "grid", "g3", "precomputed_explorer", "static_page"]
 
 
 def static_page() -> bool:
@@ -54,8 +54,12 @@ class Control:
 def grid(start: float, lo: float, hi: float, step: float) -> list[float]:
     """Log-spaced values ``10**lo … 10**hi`` every ``step`` decades, with ``start`` put in its place."""
     n = int(round((hi - lo) / step)) + 1
-    values = sorted({float(10 ** (lo + i * step)) for i in range(n)} | {float(start)})
-    return values
+    return sorted({float(10 ** (lo + i * step)) for i in range(n)} | {float(start)})
+
+
+def g3(v: float) -> str:
+    """A control value as shown: three significant figures (``0.0501``, not ``0.050118723…``)."""
+    return f"{v:.3g}"
 
 
 def _png(fig: Figure, dpi: int) -> str:

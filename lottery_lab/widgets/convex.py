@@ -10,13 +10,9 @@ from IPython.display import HTML
 from lottery_lab import penalties
 from lottery_lab.convex import MaskProblem, mask_error_bound, solve_pgd
 from lottery_lab.plots.convex import mask_histogram
-from lottery_lab.widgets._static import Control, grid as _grid, precomputed_explorer, static_page
+from lottery_lab.widgets._static import Control, g3, grid as _grid, precomputed_explorer, static_page
 
 __all__ = ["mask_explorer"]
-
-
-def _g3(v: float) -> str:
-    return f"{v:.3g}"
 
 
 def mask_explorer(prob: MaskProblem, m_ref: np.ndarray, *, lam: float = 1e-2, eps: float = 0.05,
@@ -54,8 +50,8 @@ def mask_explorer(prob: MaskProblem, m_ref: np.ndarray, *, lam: float = 1e-2, ep
 
     if static_page():  # the book: a grid of λ (half decades) and ε (decades) around the start, drawn now
         return precomputed_explorer(figure, [
-            Control("lam", _grid(lam, -4, 0, 0.5), lam, _g3, "λ"),
-            Control("eps", _grid(eps, -3, 0, 1.0), eps, _g3, "ε"),
+            Control("lam", _grid(lam, -4, 0, 0.5), lam, g3, "λ"),
+            Control("eps", _grid(eps, -3, 0, 1.0), eps, g3, "ε"),
             Control("penalty", ["log", "l1"], penalty)],
             same=lambda lam, eps, penalty: (lam, eps if penalty == "log" else None, penalty))
 

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from lottery_lab.plots.theory import convergence, distance_profile, limit_vs_teacher
 from lottery_lab.theory import no_overlap
-from lottery_lab.widgets._static import Control, grid as _grid, precomputed_explorer, static_page
+from lottery_lab.widgets._static import Control, g3, grid as _grid, precomputed_explorer, static_page
 
 __all__ = ["subset_sum_explorer", "rvsm_explorer"]
 
@@ -33,7 +33,7 @@ def subset_sum_explorer(n: int = 12, k: int = 0, eps: float = 0.01, seed: int = 
         return precomputed_explorer(figure, [
             Control("n", sorted({6, 12, 20, n}), n),
             Control("k", sorted({0, 4, 7, k}), k, lambda v: str(v) if v else "any", "k"),
-            Control("eps", _grid(eps, -3, -1, 1.0), eps, lambda v: f"{v:.3g}", "ε"),
+            Control("eps", _grid(eps, -3, -1, 1.0), eps, g3, "ε"),
             Control("seed", [seed, seed + 1], seed)],
             same=lambda n, k, eps, seed: (n, None if k == 0 else min(k, n), eps, seed), dpi=60)
 
@@ -78,8 +78,8 @@ def rvsm_explorer(w_star: np.ndarray, k: int = 4, lam: float = 0.05, beta: float
 
     if static_page():  # the book: λ by decades, β ×/÷ 3 around the start, drawn now
         return precomputed_explorer(figure, [
-            Control("lam", _grid(lam, -3, -1, 1.0), lam, lambda v: f"{v:.3g}", "λ"),
-            Control("beta", sorted({beta / 3, beta, beta * 3}), beta, lambda v: f"{v:.3g}", "β"),
+            Control("lam", _grid(lam, -3, -1, 1.0), lam, g3, "λ"),
+            Control("beta", sorted({beta / 3, beta, beta * 3}), beta, g3, "β"),
             Control("penalty", ["l0", "l1", "tl1"], penalty)], dpi=55)
 
     def draw(lam: float, beta: float, penalty: str) -> None:
