@@ -353,6 +353,12 @@ class _Run:
 
     # the rounds ------------------------------------------------------------------------------
     def round0(self) -> dict:
+        """Round 0 from the shared dense round under ``out_dir`` (trained there first if needed)."""
+        from lottery_lab.sweep import dense
+
+        return dense.round0(self)
+
+    def train_round0(self) -> dict:
         """Train the dense network from θ₀, keeping θ_k."""
         store, k = self.store, self.config.rewind_iter
         mask = masks_lib.ones_like(self.model)

@@ -1,0 +1,243 @@
+"""``sweep.run``: play many lottery runs, in order, on local worker processes or a Dask cluster.
+
+Scheduling: the distinct dense rounds of the grid (:mod:`lottery_lab.sweep.dense`) are trained first,
+in parallel, one task each; then every run, each copying its dense round from the shared folder (so
+no dense round is trained twice, and no worker waits on another's). Finished runs are read back from
+``out_dir`` (a rerun trains nothing); a killed run resumes from its checkpoints.
+
+Failures: a failing run does not stop the others. When every task has ended, :class:`SweepError`
+is raised if any failed; it lists each failing config with its error and holds the results of the
+runs that succeeded (``None`` where one failed).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import traceback
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Sequence
+
+__all__ = ["run", "map_tasks", "SweepError", "Failure", "Stats"]
+
+
+@dataclass
+class Failure:
+    """One failed task: its index in the sweep, its config and the error (with its traceback text)."""
+
+    index: int
+    config: Any
+    error: str
+    traceback: str = ""
+
+
+class SweepError(RuntimeError):
+    """Some runs of a sweep failed (the others finished): ``failures`` and partial ``results``."""
+
+    def __init__(self, failures: list[Failure], results: list):
+        self.failures, self.results = failures, results
+        lines = [f"{len(failures)} of {len(results)} run(s) failed:"]
+        lines += [f"  [{f.index}] {f.config.method} seed={f.config.seed} {f.config.method_kw}: {f.error}"
+                  for f in failures]
+        super().__init__("\n".join(lines))
+
+
+@dataclass
+class Stats:
+    """Trainings a sweep ran, read from what the workers report: dense rounds, and runs that computed
+    any pruning round (``runs_trained``; 0 on a rerun of a finished sweep)."""
+
+    dense_trainings: int = 0
+    runs_trained: int = 0
+    runs: int = 0
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"dense_trainings": self.dense_trainings, "runs_trained": self.runs_trained, "runs": self.runs}
+
+
+# ---------------------------------------------------------------------------------- worker side
+
+def _call(fn: Callable, arg, threads: int | None):
+    """Run ``fn(arg)`` in a worker with ``threads`` torch threads; returns ``(value, dense, error)``."""
+    from lottery_lab._threads import using_threads
+    from lottery_lab.sweep import dense
+
+    before = dense.COUNTS["dense"]
+    try:
+        with using_threads(threads):
+            value = fn(arg)
+        return value, dense.COUNTS["dense"] - before, None
+    except BaseException as exc:  # reported in the parent with the config
+        return None, dense.COUNTS["dense"] - before, (f"{type(exc).__name__}: {exc}", traceback.format_exc())
+
+
+def _dense_only(config) -> bool:
+    """Train (or find) the shared dense round of ``config``; True if it was trained here."""
+    from lottery_lab.lottery import _Run
+    from lottery_lab.runs import RunStore, folder_lock
+    from lottery_lab.sweep import dense
+
+    run = _Run(config, None)
+    folder = dense.dense_dir(config, run.record.get("data_fingerprint"))
+    run.store = RunStore(None, run.device)  # the run's own folder is left to the run
+    with folder_lock(folder):
+        before = dense.COUNTS["dense"]
+        dense._train_shared(run, folder)
+    return dense.COUNTS["dense"] > before
+
+
+def _play_config(config):
+    """Play ``config``; returns ``(run_dir, rows_trained)`` (the parent reads the result back)."""
+    from lottery_lab import runs
+    from lottery_lab.lottery import play, run_dir
+
+    where = run_dir(config)
+    before = len(runs.load(where).rows) if where is not None and (where / "config.json").exists() else 0
+    result = play(config)
+    return str(result.run_dir), len(result.rows) > before
+
+
+# ---------------------------------------------------------------------------------- parent side
+
+def _is_dask(executor) -> bool:
+    return type(executor).__module__.split(".")[0] == "distributed"
+
+
+def _pool(jobs: int):
+    from concurrent.futures import ProcessPoolExecutor
+
+    # 'spawn': a fresh interpreter per worker (torch's threads and fork do not mix)
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+
+
+def map_tasks(fn: Callable, args: Sequence, *, jobs: int = 1, executor=None, threads: int | None = None,
+              bar=None) -> list[tuple[Any, int, tuple | None]]:
+    """``[_call(fn, a, threads) for a in args]`` in order, in-process (jobs=1), on ``jobs`` spawned
+    processes, or on ``executor`` (``concurrent.futures``-style or a ``dask.distributed.Client``);
+    ``bar`` (tqdm) advances once per finished task."""
+    if executor is None and jobs == 1:
+        out = []
+        for a in args:
+            out.append(_call(fn, a, threads))
+            if bar is not None:
+                bar.update()
+        return out
+    own = executor is None
+    ex = _pool(jobs) if own else executor
+    try:
+        if _is_dask(ex):
+            from distributed import as_completed
+            futures = [ex.submit(_call, fn, a, threads, pure=False) for a in args]
+        else:
+            from concurrent.futures import as_completed
+            futures = [ex.submit(_call, fn, a, threads) for a in args]
+        index = {id(f): i for i, f in enumerate(futures)}
+        out: list = [None] * len(futures)
+        for f in as_completed(futures):
+            try:
+                out[index[id(f)]] = f.result()
+            except BaseException as exc:  # the worker process itself died
+                out[index[id(f)]] = (None, 0, (f"{type(exc).__name__}: {exc}", ""))
+            if bar is not None:
+                bar.update()
+        return out
+    finally:
+        if own:
+            ex.shutdown()
+
+
+def _check(configs, jobs, executor, threads):
+    from lottery_lab.lottery import LotteryConfig
+
+    configs = list(configs)
+    bad = [i for i, c in enumerate(configs) if not isinstance(c, LotteryConfig)]
+    if bad:
+        raise TypeError(f"configs[{bad[0]}] must be a LotteryConfig, got {type(configs[bad[0]]).__name__}")
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs={jobs!r} must be an integer >= 1")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise ValueError(f"threads={threads!r} must be an integer >= 1 or None")
+    if executor is not None and not callable(getattr(executor, "submit", None)):
+        raise TypeError(f"executor must have a submit method (concurrent.futures or dask), got "
+                        f"{type(executor).__name__}")
+    if (jobs > 1 or executor is not None):
+        none = [i for i, c in enumerate(configs) if c.out_dir is None]
+        if none:
+            raise ValueError(f"configs[{none[0]}] has out_dir=None: runs on other processes hand their results "
+                             f"back through out_dir; give one (or use jobs=1)")
+    return configs
+
+
+def run(configs: Sequence, jobs: int = 1, executor=None, data=None, progress: bool = True,
+        threads: int | None = None, stats: Stats | None = None,
+        task: Callable | None = None, items: Sequence | None = None) -> list:
+    """Play every config (in order) and return their :class:`~lottery_lab.runs.LotteryResult`\\ s.
+
+    Parameters
+    ----------
+    configs : :class:`~lottery_lab.lottery.LotteryConfig`\\ s (their own ``progress`` bars are turned off).
+    jobs : local worker processes (spawned) when ``executor`` is None; 1: in this process.
+    executor : a ``concurrent.futures`` executor or a ``dask.distributed.Client`` (``jobs`` ignored).
+        Workers must see the same ``out_dir`` (a shared filesystem on a cluster).
+    data : tensors or a Dataset for :func:`~lottery_lab.lottery.play` (in-process only: jobs=1).
+    progress : a ``tqdm.auto`` bar over the runs (and one over the dense rounds).
+    threads : torch threads per worker (default: :func:`lottery_lab._threads.threads_for` of ``jobs``;
+        in-process and executors: unchanged unless given).
+    stats : a :class:`Stats` filled with the trainings the workers report.
+    task, items : (for :mod:`lottery_lab.compare`) play ``task(item)`` for each item instead of
+        ``play(config)``, ``items[i]`` belonging to ``configs[i]``; returns what ``task`` returns.
+
+    Raises
+    ------
+    SweepError : after all runs ended, if any failed (see the module docstring).
+    """
+    from tqdm.auto import tqdm
+
+    from lottery_lab import runs
+    from lottery_lab._threads import threads_for
+
+    configs = _check(configs, jobs, executor, threads)
+    if data is not None and (jobs > 1 or executor is not None):
+        raise ValueError("data= works in-process only (jobs=1, no executor): workers load registry data by name")
+    if threads is None and executor is None and jobs > 1:
+        threads = threads_for(jobs)
+    configs = [replace(c, progress=False) for c in configs]
+    stats = stats if stats is not None else Stats()
+    stats.runs = len(configs)
+    if data is not None:
+        from functools import partial
+
+        from lottery_lab.lottery import play
+        task = task or partial(play, data=data)
+    # 1. the distinct dense rounds, one task each (a sweep of one dense round skips this step)
+    from lottery_lab.sweep import dense
+
+    firsts = {}
+    if data is None:
+        for c in configs:
+            if c.out_dir is not None:
+                firsts.setdefault(dense.dense_dir(c), c)
+    if len(firsts) > 1 or (len(firsts) == 1 and (jobs > 1 or executor is not None)):
+        with tqdm(total=len(firsts), desc="dense rounds", unit="run", disable=not progress) as bar:
+            done = map_tasks(_dense_only, list(firsts.values()), jobs=jobs, executor=executor, threads=threads, bar=bar)
+        stats.dense_trainings += sum(d for _, d, _ in done)
+    # 2. the runs
+    args = list(items) if items is not None else configs
+    fn = task or _play_config
+    with tqdm(total=len(configs), desc="sweep", unit="run", disable=not progress) as bar:
+        done = map_tasks(fn, args, jobs=jobs, executor=executor, threads=threads, bar=bar)
+    stats.dense_trainings += sum(d for _, d, _ in done)
+    results, failures = [], []
+    for i, (value, _, err) in enumerate(done):
+        if err is not None:
+            failures.append(Failure(i, configs[i], err[0], err[1]))
+            results.append(None)
+        elif task is None:
+            where, trained = value
+            stats.runs_trained += bool(trained)
+            results.append(runs.load(where))
+        else:
+            results.append(value)
+    if failures:
+        raise SweepError(failures, results)
+    return results
