@@ -324,6 +324,7 @@ class Comparison:
     runs: list[dict]
     settings: dict
     wall_s: float = 0.0
+    trainings: dict = field(default_factory=dict)  # dense_trainings, runs_trained, runs (lottery_lab.sweep)
 
     def table(self) -> str:
         """Fixed-width text: per method and bin, the measured density and test accuracy (mean ± std)."""
@@ -368,7 +369,7 @@ class Comparison:
     def to_dict(self) -> dict:
         """JSON-ready: settings, the aggregated rows, the dense baseline and the runs."""
         return {"settings": self.settings, "rows": self.rows, "dense": self.dense, "runs": self.runs,
-                "wall_s": self.wall_s}
+                "wall_s": self.wall_s, **self.trainings}
 
 
 def compare(methods: Sequence[str] | None = None, *, data: str = "mnist5k", model: str = "mlp",
@@ -376,7 +377,7 @@ def compare(methods: Sequence[str] | None = None, *, data: str = "mnist5k", mode
             epochs: int | None = None, quick: bool = False, out_dir: str | None = "runs",
             recipes: Mapping[str, Sequence[Recipe]] | None = None,
             method_kw: Mapping[str, Mapping[str, Any]] | None = None, progress: bool = True,
-            **config: Any) -> Comparison:
+            jobs: int = 1, executor: Any = None, threads: int | None = None, **config: Any) -> Comparison:
     """Play (or reuse) every method's runs and aggregate them at the target densities.
 
     Parameters
@@ -390,6 +391,8 @@ def compare(methods: Sequence[str] | None = None, *, data: str = "mnist5k", mode
     out_dir : where runs are stored and looked up (``None``: nothing stored, nothing reused).
     recipes : replaces :data:`RECIPES`; ``method_kw`` adds fixed arguments per method.
     progress : a ``tqdm.auto`` bar over the runs.
+    jobs, executor, threads : run in parallel (see :func:`lottery_lab.sweep.run`); the distinct dense
+        rounds are trained first, once each, and ``trainings["dense_trainings"]`` counts them.
     **config : other :class:`~lottery_lab.lottery.LotteryConfig` fields (``lr``, ``batch_size``,
         ``data_kw``, ``device`` …).
     """
@@ -408,18 +411,21 @@ def compare(methods: Sequence[str] | None = None, *, data: str = "mnist5k", mode
     with _folder(out_dir) as where:
         grid = build_grid(methods, targets, seeds, recipes=recipes, method_kw=method_kw, data=data, model=model,
                           epochs=epochs, out_dir=where, progress=False, **config)
-        with tqdm(grid, desc="compare", unit="run", disable=not progress) as bar:
-            for entry in bar:
-                c = entry.config
-                where_ = "" if entry.target is None else f" {entry.target:.0%}"
-                bar.set_postfix_str(f"{c.method} seed {c.seed}{where_}")
-                result, trained = reach(entry, min(targets))
-                rows.extend(result.rows)
-                runs.append({"method": c.method, "seed": c.seed, "target": entry.target, "method_kw": c.method_kw,
-                             "recipe": entry.recipe.describe(), "trained": trained, "rows": result.rows,
-                             "run_dir": None if out_dir is None else str(result.run_dir)})
+        from lottery_lab import sweep  # the runs in parallel (jobs/executor), each dense round trained once
+
+        stats = sweep.Stats()
+        done = sweep.run([e.config for e in grid], jobs=jobs, executor=executor, threads=threads, progress=progress,
+                         stats=stats, task=sweep.core.reach_task, items=[(e, min(targets)) for e in grid])
+        for entry, (result_rows, result_dir, trained) in zip(grid, done):
+            c = entry.config
+            rows.extend(result_rows)
+            runs.append({"method": c.method, "seed": c.seed, "target": entry.target, "method_kw": c.method_kw,
+                         "recipe": entry.recipe.describe(), "trained": trained, "rows": result_rows,
+                         "run_dir": None if out_dir is None else result_dir})
     names = list(dict.fromkeys(p.config.method for p in grid))
     settings = {"data": data, "model": model, "methods": names, "targets": list(targets), "seeds": list(seeds),
                 "epochs": epochs, "out_dir": out_dir, "config": dict(config),
                 "recipes": {p.config.method: p.recipe.describe() for p in grid}}
-    return Comparison(aggregate(rows, targets), dense_baseline(rows), runs, settings, time.perf_counter() - t0)
+    return Comparison(aggregate(rows, targets), dense_baseline(rows), runs, settings, time.perf_counter() - t0,
+                      {"dense_trainings": stats.dense_trainings, "runs_trained": sum(r["trained"] for r in runs),
+                       "runs": len(runs)})

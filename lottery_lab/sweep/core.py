@@ -215,17 +215,24 @@ def run(configs: Sequence, jobs: int = 1, executor=None, data=None, progress: bo
     firsts = {}
     if data is None:
         for c in configs:
-            if c.out_dir is not None:
-                firsts.setdefault(dense.dense_dir(c), c)
-    if len(firsts) > 1 or (len(firsts) == 1 and (jobs > 1 or executor is not None)):
-        with tqdm(total=len(firsts), desc="dense rounds", unit="run", disable=not progress) as bar:
-            done = map_tasks(_dense_only, list(firsts.values()), jobs=jobs, executor=executor, threads=threads, bar=bar)
-        stats.dense_trainings += sum(d for _, d, _ in done)
-    # 2. the runs
-    args = list(items) if items is not None else configs
-    fn = task or _play_config
-    with tqdm(total=len(configs), desc="sweep", unit="run", disable=not progress) as bar:
-        done = map_tasks(fn, args, jobs=jobs, executor=executor, threads=threads, bar=bar)
+            folder = None if c.out_dir is None else dense.dense_dir(c)
+            if folder is not None and not (folder / "round_00" / "metrics.json").exists():  # not finished yet
+                firsts.setdefault(folder, c)
+    own = executor is None and jobs > 1
+    pool = _pool(jobs) if own else executor  # one pool for both steps (spawning workers costs seconds)
+    try:
+        if len(firsts) > 1 or (len(firsts) == 1 and pool is not None):
+            with tqdm(total=len(firsts), desc="dense rounds", unit="run", disable=not progress) as bar:
+                done = map_tasks(_dense_only, list(firsts.values()), executor=pool, threads=threads, bar=bar)
+            stats.dense_trainings += sum(d for _, d, _ in done)
+        # 2. the runs
+        args = list(items) if items is not None else configs
+        fn = task or _play_config
+        with tqdm(total=len(configs), desc="sweep", unit="run", disable=not progress) as bar:
+            done = map_tasks(fn, args, executor=pool, threads=threads, bar=bar)
+    finally:
+        if own:
+            pool.shutdown()
     stats.dense_trainings += sum(d for _, d, _ in done)
     results, failures = [], []
     for i, (value, _, err) in enumerate(done):
@@ -241,3 +248,12 @@ def run(configs: Sequence, jobs: int = 1, executor=None, data=None, progress: bo
     if failures:
         raise SweepError(failures, results)
     return results
+
+
+def reach_task(arg):
+    """A worker's share of :func:`lottery_lab.compare.compare`: ``(entry, floor)`` → ``(rows, run_dir, trained)``."""
+    from lottery_lab.compare import reach
+
+    entry, floor = arg
+    result, trained = reach(entry, floor)
+    return result.rows, None if result.run_dir is None else str(result.run_dir), trained
