@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "lottery_lab.lottery_cli",
     "lottery_lab.compare_cli",
     "lottery_lab.assignments_cli",
+    "lottery_lab.sweep.cli",
 )
 
 

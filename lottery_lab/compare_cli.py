@@ -103,15 +103,15 @@ def register(subparsers) -> None:
     p.add_argument("--quick", action="store_true",
                    help=f"reduced setting: targets {QUICK['targets']}, seeds {QUICK['seeds']}, "
                         f"{QUICK['epochs']} epochs (explicit options win)")
-    p.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads (default: torch's)")
+    from lottery_lab.sweep.cli import add_sweep_options
+
+    add_sweep_options(p)  # --jobs, --scheduler, --threads
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
     p.set_defaults(func=_compare, _parser=p)
 
 
 def _compare(args) -> int:
-    import torch
-
     from lottery_lab.compare import compare
 
     try:
@@ -120,14 +120,16 @@ def _compare(args) -> int:
         check_output_file(args.csv, "--csv", ("csv",))
     except ValueError as exc:
         args._parser.error(str(exc))
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    from lottery_lab.sweep.cli import executor_from
+
     config = {k: v for k, v in (("lr", args.lr), ("batch_size", args.batch_size), ("data_kw", args.data_kw))
               if v is not None}
     try:
-        result = compare(args.methods, data=args.data, model=args.model, targets=args.targets, seeds=args.seeds,
-                         epochs=args.epochs, quick=args.quick, out_dir=args.out_dir, method_kw=args.method_kw,
-                         progress=not args.no_progress, device=args.device, **config)
+        with executor_from(args) as (jobs, executor, threads):
+            result = compare(args.methods, data=args.data, model=args.model, targets=args.targets, seeds=args.seeds,
+                             epochs=args.epochs, quick=args.quick, out_dir=args.out_dir, method_kw=args.method_kw,
+                             progress=not args.no_progress, device=args.device, jobs=jobs, executor=executor,
+                             threads=threads, **config)
     except (ValueError, TypeError, FileNotFoundError) as exc:
         args._parser.error(str(exc))  # exits with status 2 and the message
     stem = f"compare-{args.data}-{args.model}{'-quick' if args.quick else ''}"
@@ -142,7 +144,8 @@ def _compare(args) -> int:
     print(result.table())
     trained = sum(r["trained"] for r in result.runs)
     print(f"\n{result.wall_s:.1f} s; {len(result.runs)} runs ({trained} trained, {len(result.runs) - trained} "
-          f"reused from {folder}); table: {table}; plot: {plot}", file=sys.stdout)
+          f"reused from {folder}); dense trainings: {result.trainings.get('dense_trainings', 0)}; "
+          f"table: {table}; plot: {plot}", file=sys.stdout)
     return 0
 
 
