@@ -1,0 +1,185 @@
+"""Sweeps (issue 13): the shared dense round 0, sweep.run on 1 process / 2 processes / a Dask cluster,
+a killed sweep resumed, two concurrent sweeps on one out_dir, the grid file and the thread policy."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from lottery_lab import sweep
+from lottery_lab._threads import cores, threads_for, using_threads
+from lottery_lab.lottery import LotteryConfig, play
+from lottery_lab.sweep import dense
+
+BASE = dict(model="mlp", model_kw={"width": 0.25}, data="digits", rounds=1, epochs=1, device="cpu", progress=False)
+METHODS = [("imp", {"prune_fraction": 0.5}), ("random", {})]
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def grid(out_dir, seeds=(0, 1)):
+    return [LotteryConfig(method=m, method_kw=kw, seed=s, out_dir=str(out_dir), **BASE)
+            for m, kw in METHODS for s in seeds]
+
+
+def strip(rows):
+    return [{k: v for k, v in r.items() if k != "wall_s"} for r in rows]
+
+
+def same_state(a, b):
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_shared_dense_round_is_bit_identical_to_training_its_own(tmp_path):
+    before = dense.COUNTS["dense"]
+    shared = [play(c) for c in grid(tmp_path, seeds=(0,))]
+    assert dense.COUNTS["dense"] - before == 1  # the second method copied it
+    assert len(list((tmp_path / dense.DENSE_DIR).iterdir())) == 1
+    for c, res in zip(grid(tmp_path, seeds=(0,)), shared):
+        own = play(LotteryConfig(**{**c.to_dict(), "out_dir": None}))  # trains its own round 0, in memory
+        assert strip(res.rows) == strip(own.rows)
+        for r in range(len(own.rows)):
+            assert same_state(res.masks[r], own.masks[r])
+            assert same_state(res.weights(r), own.weights(r))
+    # the run folders are self-contained: a run's hash is unchanged and its round 0 holds θ_0 and θ_T
+    assert (shared[0].run_dir / "round_00" / "rewind.pt").exists()
+    assert shared[0].run_dir.name == f"imp-{grid(tmp_path)[0].short_hash()}"
+
+
+def test_dense_key_ignores_the_method_only():
+    a, b = grid("x", seeds=(0,))
+    assert dense.key(a) == dense.key(b)
+    assert dense.key(a) != dense.key(LotteryConfig(**{**a.to_dict(), "seed": 1}))
+    assert dense.key(a) != dense.key(LotteryConfig(**{**a.to_dict(), "rewind_iter": 3}))
+    assert dense.key(a) != dense.key(LotteryConfig(**{**a.to_dict(), "lr": 0.05}))
+    assert dense.key(a) != dense.key(a, data_fingerprint="abc")
+
+
+def test_one_process_two_processes_and_a_dask_cluster_agree(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    out = {}
+    for name, kw in (("one", dict(jobs=1)), ("two", dict(jobs=2))):
+        stats = sweep.Stats()
+        out[name] = sweep.run(grid(tmp_path / name), progress=False, stats=stats, **kw)
+        assert stats.dense_trainings == 2 and stats.runs_trained == 4  # one dense round per seed
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) \
+            as cluster, distributed.Client(cluster) as client:
+        stats = sweep.Stats()
+        out["dask"] = sweep.run(grid(tmp_path / "dask"), executor=client, progress=False, stats=stats)
+        assert stats.dense_trainings == 2
+    for name in ("two", "dask"):
+        assert [strip(r.rows) for r in out[name]] == [strip(r.rows) for r in out["one"]], name
+    stats = sweep.Stats()
+    again = sweep.run(grid(tmp_path / "one"), jobs=1, progress=False, stats=stats)  # a rerun trains nothing
+    assert (stats.dense_trainings, stats.runs_trained) == (0, 0)
+    assert [r.rows for r in again] == [r.rows for r in out["one"]]
+
+
+def test_a_failing_run_is_reported_and_the_others_finish(tmp_path):
+    configs = grid(tmp_path, seeds=(0,))
+    bad = LotteryConfig(method="imp", seed=0, out_dir=str(tmp_path), rewind_iter=10_000, **BASE)  # fails at run time
+    with pytest.raises(sweep.SweepError) as info:
+        sweep.run([configs[0], bad, configs[1]], progress=False)
+    err = info.value
+    assert [f.index for f in err.failures] == [1] and err.failures[0].config == bad
+    assert err.results[0] is not None and err.results[2] is not None and err.results[1] is None
+    assert "[1] imp seed=0" in str(err) and "rewind_iter=10000 is beyond the training length" in str(err)
+
+
+GRID = """
+[base]
+data = "digits"
+model = "mlp"
+model_kw = {{ width = 0.25 }}
+epochs = 1
+rounds = 1
+device = "cpu"
+checkpoint_s = 0
+out_dir = "{out}"
+
+[[methods]]
+name = "imp"
+method_kw = {{ prune_fraction = 0.5 }}
+
+[[methods]]
+name = "random"
+
+[cross]
+seed = [0, 1]
+"""
+
+
+def cli(*args, **kw):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-m", "lottery_lab", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kw)
+
+
+def test_grid_file_crosses_methods_and_fields(tmp_path):
+    from lottery_lab.sweep.cli import load_grid
+
+    path = tmp_path / "g.toml"
+    path.write_text(GRID.format(out=tmp_path / "out"))
+    configs, keys = load_grid(path)
+    assert keys == ["seed"]
+    assert [(c.method, c.method_kw, c.seed) for c in configs] == [
+        ("imp", {"prune_fraction": 0.5}, 0), ("imp", {"prune_fraction": 0.5}, 1), ("random", {}, 0), ("random", {}, 1)]
+    path.write_text("[cross]\nseed = 3\n")
+    p = cli("sweep", str(path))
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 2 and "[cross] seed must be a non-empty list, got 3" in err and "Traceback" not in err
+
+
+def test_killed_sweep_resumes_and_two_concurrent_sweeps_train_nothing_twice(tmp_path):
+    path = tmp_path / "g.toml"
+    path.write_text(GRID.format(out=tmp_path / "out"))
+    p = cli("sweep", str(path), "--no-progress")
+    first = None
+    deadline = time.time() + 300
+    while first is None and time.time() < deadline and p.poll() is None:  # SIGKILL once the first run finished
+        done = list((tmp_path / "out").glob("imp-*/results.csv"))
+        first = done[0] if done else None
+        time.sleep(0.05)
+    assert first is not None, "the first run never finished"
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    # two sweeps at once on the killed store: they finish it together, nothing trained twice
+    a, b = cli("sweep", str(path), "--json", "--no-progress"), cli("sweep", str(path), "--json", "--no-progress")
+    (oa, ea), (ob, eb) = a.communicate(timeout=600), b.communicate(timeout=600)
+    assert a.returncode == 0 and b.returncode == 0, ea + eb
+    ja, jb = json.loads(oa), json.loads(ob)
+    assert ja["runs"] == jb["runs"]
+    assert ja["dense_trainings"] + jb["dense_trainings"] <= 2  # each seed's dense round at most once in all
+    assert ja["runs_trained"] + jb["runs_trained"] <= 3  # the killed sweep had finished one run
+    # identical to an uninterrupted sweep in another folder
+    ref = sweep.run(grid(tmp_path / "ref"), progress=False)
+    got = sweep.run(grid(tmp_path / "out"), progress=False)
+    assert [strip(r.rows) for r in got] == [strip(r.rows) for r in ref]
+    for g, r in zip(got, ref):
+        assert same_state(g.weights(1), r.weights(1)) and same_state(g.masks[1], r.masks[1])
+
+
+def test_thread_policy():
+    n = cores()
+    assert threads_for(1) == n and threads_for(n) == 1 and threads_for(4 * n) == 1
+    assert threads_for(2) == max(1, n // 2)
+    before = torch.get_num_threads()
+    with using_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="jobs=0 must be an integer >= 1"):
+        threads_for(0)
+
+
+def test_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match="jobs=0"):
+        sweep.run(grid(tmp_path), jobs=0)
+    with pytest.raises(TypeError, match=r"configs\[0\] must be a LotteryConfig"):
+        sweep.run([{"method": "imp"}])
+    with pytest.raises(ValueError, match="out_dir=None"):
+        sweep.run([LotteryConfig(out_dir=None, **BASE)], jobs=2)
