@@ -324,7 +324,7 @@ class Comparison:
     runs: list[dict]
     settings: dict
     wall_s: float = 0.0
-    trainings: dict = field(default_factory=dict)  # dense_trainings, runs_trained, runs (lottery_lab.sweep)
+    trainings: dict = field(default_factory=dict)  # dense_trainings, runs_trained (lottery_lab.sweep)
 
     def table(self) -> str:
         """Fixed-width text: per method and bin, the measured density and test accuracy (mean ± std)."""
@@ -427,5 +427,4 @@ def compare(methods: Sequence[str] | None = None, *, data: str = "mnist5k", mode
                 "epochs": epochs, "out_dir": out_dir, "config": dict(config),
                 "recipes": {p.config.method: p.recipe.describe() for p in grid}}
     return Comparison(aggregate(rows, targets), dense_baseline(rows), runs, settings, time.perf_counter() - t0,
-                      {"dense_trainings": stats.dense_trainings, "runs_trained": sum(r["trained"] for r in runs),
-                       "runs": len(runs)})
+                      {"dense_trainings": stats.dense_trainings, "runs_trained": sum(r["trained"] for r in runs)})
