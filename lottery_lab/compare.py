@@ -415,7 +415,8 @@ def compare(methods: Sequence[str] | None = None, *, data: str = "mnist5k", mode
 
         stats = sweep.Stats()
         done = sweep.run([e.config for e in grid], jobs=jobs, executor=executor, threads=threads, progress=progress,
-                         stats=stats, task=sweep.core.reach_task, items=[(e, min(targets)) for e in grid])
+                         stats=stats, task=sweep.core.reach_task, items=[(e, min(targets)) for e in grid],
+                         finished=sweep.core.reach_finished)
         for entry, (result_rows, result_dir, trained) in zip(grid, done):
             c = entry.config
             rows.extend(result_rows)

@@ -12,6 +12,7 @@ runs that succeeded (``None`` where one failed).
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import traceback
 from dataclasses import dataclass, field, replace
@@ -86,14 +87,50 @@ def _dense_only(config) -> bool:
     return dense.COUNTS["dense"] > before
 
 
+def _claim(where):
+    """The sweep's lock on run folder ``where``: ``OUT_DIR/_locks/<run>/.lock`` (the run folder's own lock
+    is taken by play inside, and file locks do not nest), held while a worker plays and counts that run."""
+    from pathlib import Path
+
+    from lottery_lab.runs import folder_lock
+
+    where = Path(where)
+    return folder_lock(where.parent / "_locks" / where.name)
+
+
+def _finished(config) -> bool:
+    """Whether ``config``'s run is complete on disk (its results.csv lists every round)."""
+    from lottery_lab.lottery import run_dir
+
+    where = run_dir(config)
+    if where is None or not (where / "results.csv").exists():
+        return False
+    with open(where / "results.csv") as f:
+        return sum(1 for _ in f) - 1 >= config.rounds + 1
+
+
+def reach_finished(arg) -> bool:
+    """Whether a compare grid entry ``(entry, floor)`` is complete on disk (see :func:`lottery_lab.compare.reach`)."""
+    from lottery_lab.compare import _stop_round, _stored_rows
+
+    entry, floor = arg
+    stored = _stored_rows(entry.config)
+    if entry.recipe.knob is not None:
+        return len(stored) >= entry.config.rounds + 1
+    return _stop_round(stored, floor, entry.recipe.max_rounds) is not None
+
+
 def _play_config(config):
     """Play ``config``; returns ``(run_dir, rows_trained)`` (the parent reads the result back)."""
     from lottery_lab import runs
     from lottery_lab.lottery import play, run_dir
 
     where = run_dir(config)
-    before = len(runs.load(where).rows) if where is not None and (where / "config.json").exists() else 0
-    result = play(config)
+    if where is None:
+        return None, bool(play(config).rows)
+    with _claim(where):  # counted under a lock: a run another process is computing is not ours
+        before = len(runs.load(where).rows) if (where / "config.json").exists() else 0
+        result = play(config)
     return str(result.run_dir), len(result.rows) > before
 
 
@@ -170,7 +207,7 @@ def _check(configs, jobs, executor, threads):
 
 def run(configs: Sequence, jobs: int = 1, executor=None, data=None, progress: bool = True,
         threads: int | None = None, stats: Stats | None = None,
-        task: Callable | None = None, items: Sequence | None = None) -> list:
+        task: Callable | None = None, items: Sequence | None = None, finished: Callable | None = None) -> list:
     """Play every config (in order) and return their :class:`~lottery_lab.runs.LotteryResult`\\ s.
 
     Parameters
@@ -185,7 +222,8 @@ def run(configs: Sequence, jobs: int = 1, executor=None, data=None, progress: bo
         in-process and executors: unchanged unless given).
     stats : a :class:`Stats` filled with the trainings the workers report.
     task, items : (for :mod:`lottery_lab.compare`) play ``task(item)`` for each item instead of
-        ``play(config)``, ``items[i]`` belonging to ``configs[i]``; returns what ``task`` returns.
+        ``play(config)``, ``items[i]`` belonging to ``configs[i]``; returns what ``task`` returns;
+        ``finished(item)``: True when the item is complete on disk (then it is read back in this process).
 
     Raises
     ------
@@ -218,18 +256,28 @@ def run(configs: Sequence, jobs: int = 1, executor=None, data=None, progress: bo
             folder = None if c.out_dir is None else dense.dense_dir(c)
             if folder is not None and not (folder / "round_00" / "metrics.json").exists():  # not finished yet
                 firsts.setdefault(folder, c)
-    own = executor is None and jobs > 1
-    pool = _pool(jobs) if own else executor  # one pool for both steps (spawning workers costs seconds)
+    args = list(items) if items is not None else configs
+    fn = task or _play_config
+    check = finished or (_finished if task is None else None)
+    # finished runs are read back here: no worker (spawning one costs seconds) for a rerun
+    stored = [data is None and check is not None and bool(check(a)) for a in args]
+    todo = [i for i, s in enumerate(stored) if not s]
+    own = executor is None and jobs > 1 and bool(todo)
+    pool = _pool(jobs) if own else executor  # one pool for both steps
     try:
-        if len(firsts) > 1 or (len(firsts) == 1 and pool is not None):
+        if todo and (len(firsts) > 1 or (len(firsts) == 1 and pool is not None)):
             with tqdm(total=len(firsts), desc="dense rounds", unit="run", disable=not progress) as bar:
                 done = map_tasks(_dense_only, list(firsts.values()), executor=pool, threads=threads, bar=bar)
             stats.dense_trainings += sum(d for _, d, _ in done)
         # 2. the runs
-        args = list(items) if items is not None else configs
-        fn = task or _play_config
         with tqdm(total=len(configs), desc="sweep", unit="run", disable=not progress) as bar:
-            done = map_tasks(fn, args, executor=pool, threads=threads, bar=bar)
+            done = [None] * len(args)
+            for i in (i for i, s in enumerate(stored) if s):
+                done[i] = _call(fn, args[i], None)
+                bar.update()
+            for i, value in zip(todo, map_tasks(fn, [args[i] for i in todo], executor=pool, threads=threads,
+                                                 jobs=1 if pool is None else jobs, bar=bar)):
+                done[i] = value
     finally:
         if own:
             pool.shutdown()
@@ -254,6 +302,10 @@ def reach_task(arg):
     """A worker's share of :func:`lottery_lab.compare.compare`: ``(entry, floor)`` → ``(rows, run_dir, trained)``."""
     from lottery_lab.compare import reach
 
+    from lottery_lab.lottery import run_dir
+
     entry, floor = arg
-    result, trained = reach(entry, floor)
+    where = run_dir(entry.config)
+    with contextlib.nullcontext() if where is None else _claim(where):  # "trained" counted under the lock
+        result, trained = reach(entry, floor)
     return result.rows, None if result.run_dir is None else str(result.run_dir), trained
