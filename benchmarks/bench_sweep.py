@@ -24,6 +24,8 @@ GRIDS = {
     "quick": dict(quick=True, data="digits"),
     "medium": dict(methods=["imp", "random", "snip", "magnitude_init"], seeds=[0, 1], targets=[0.2, 0.05], epochs=3,
                    data="digits"),
+    "mnist5k": dict(methods=["imp", "snip", "synflow", "random"], seeds=[0, 1], targets=[0.2, 0.05], epochs=3,
+                    data="mnist5k"),
 }
 
 
@@ -56,11 +58,15 @@ def one(grid: str, jobs: int, before: bool) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--grids", default="quick,medium", help="comma-separated: quick, medium")
+    p.add_argument("--grids", default="quick,medium", help="comma-separated: quick, medium, mnist5k (the medium grid on mnist5k)")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--before", action="store_true", help="also time the old way (see the docstring)")
+    p.add_argument("--epochs", type=int, default=None, help="override the grids' epochs per round")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
+    if args.epochs:
+        for g in GRIDS.values():
+            g["epochs"] = args.epochs
     variants = [("1 worker", 1, False), ("2 workers", 2, False)] + ([("before", 1, True)] if args.before else [])
     out = {}
     for grid in args.grids.split(","):
