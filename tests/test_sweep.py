@@ -153,7 +153,7 @@ def test_killed_sweep_resumes_and_two_concurrent_sweeps_train_nothing_twice(tmp_
     (oa, ea), (ob, eb) = a.communicate(timeout=600), b.communicate(timeout=600)
     assert a.returncode == 0 and b.returncode == 0, ea + eb
     ja, jb = json.loads(oa), json.loads(ob)
-    assert ja["runs"] == jb["runs"]
+    assert ja["runs"] == jb["runs"] and len(ja["runs"]) == 4  # the same table
     assert ja["dense_trainings"] + jb["dense_trainings"] <= 2  # each seed's dense round at most once in all
     assert ja["runs_trained"] + jb["runs_trained"] <= 3  # the killed sweep had finished one run
     # identical to an uninterrupted sweep in another folder
@@ -183,3 +183,36 @@ def test_bad_arguments(tmp_path):
         sweep.run([{"method": "imp"}])
     with pytest.raises(ValueError, match="out_dir=None"):
         sweep.run([LotteryConfig(out_dir=None, **BASE)], jobs=2)
+
+
+def test_cli_on_a_dask_scheduler_and_worker_started_as_commands(tmp_path):
+    pytest.importorskip("distributed")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    dask = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
+    info = tmp_path / "scheduler.json"
+    sched = subprocess.Popen([*dask, "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                              "--scheduler-file", str(info)], env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    worker = None
+    try:
+        deadline = time.time() + 120
+        while not info.exists() and time.time() < deadline:
+            time.sleep(0.2)
+        address = json.loads(info.read_text())["address"]
+        worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address, "--nworkers", "2",
+                                   "--nthreads", "1", "--no-dashboard"], env=env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL, cwd=tmp_path)
+        path = tmp_path / "g.toml"
+        path.write_text(GRID.format(out=tmp_path / "out"))
+        p = cli("sweep", str(path), "--json", "--no-progress", "--scheduler", address)
+        out, err = p.communicate(timeout=600)
+        assert p.returncode == 0, err
+        got = json.loads(out)
+        assert got["dense_trainings"] == 2 and got["runs_trained"] == 4
+        ref = sweep.run(grid(tmp_path / "ref"), progress=False)
+        assert [line["test_acc"] for line in got["runs"]] == [r.rows[-1]["test_acc"] for r in ref]
+    finally:
+        for proc in (worker, sched):
+            if proc is not None:
+                proc.terminate()
+                proc.wait(timeout=60)

@@ -202,7 +202,7 @@ def _sweep(args) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, buf.getvalue().encode())
     if args.json:
-        print(json.dumps({"runs": lines, "csv": str(path), **stats.to_dict()}, indent=2))
+        print(json.dumps({**stats.to_dict(), "runs": lines, "csv": str(path)}, indent=2))
     else:
         print(table(lines))
         print(f"\n{stats.runs} runs ({stats.runs_trained} trained); dense trainings: {stats.dense_trainings}; "
