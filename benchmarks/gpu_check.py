@@ -127,7 +127,8 @@ def check_resume(size: dict, device: str, out: Path) -> str:
                             env={**os.environ, "OMP_NUM_THREADS": "1"})
     deadline, ckpt = time.monotonic() + 120, None
     while time.monotonic() < deadline and proc.poll() is None:
-        found = list((out / "killed").glob("imp-*/round_00/ckpt_train.pt.sha256"))
+        found = [*(out / "killed").glob("imp-*/round_00/ckpt_train.pt.sha256"),  # round 0 trains in the
+                 *(out / "killed").glob("_dense/*/round_00/ckpt_train.pt.sha256")]  # shared dense folder
         if found:
             ckpt = found[0].with_suffix("")
             break
