@@ -28,9 +28,7 @@ __all__ = [
     "autocast_dtype", "lr_factor", "ForeachSGD", "make_optimizer", "train", "evaluate", "OPTIMIZERS", "SCHEDULES",
 ]
 
-OPTIMIZERS = ("sgd", "adam", "adamw")
-SCHEDULES = ("constant", "step", "cosine")
-DEVICES = ("auto", "cpu", "cuda", "mps")
+from lottery_lab._choices import DEVICES, OPTIMIZERS, SCHEDULES  # noqa: E402,F401  (torch-free home)
 
 
 # ---------------------------------------------------------------------------------------- devices

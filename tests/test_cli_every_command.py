@@ -1,5 +1,5 @@
 """Every ``lottery-lab`` subcommand: ``--help`` exits 0, an unknown option exits 2 with one message;
-building the parser loads none of cvxpy, scipy, matplotlib (checked in a fresh interpreter)."""
+building the parser and printing help loads none of torch, cvxpy, scipy, matplotlib (checked in a fresh interpreter)."""
 
 import argparse
 import json
@@ -47,8 +47,11 @@ def test_an_unknown_option_exits_2_with_one_message(command, capsys):
     assert "Traceback" not in err
 
 
-def test_building_the_parser_loads_no_cvxpy_scipy_or_matplotlib():
-    code = ("import sys, json\nfrom lottery_lab import cli\ncli.build_parser()\n"
-            "print(json.dumps([m for m in ('cvxpy', 'scipy', 'matplotlib') if m in sys.modules]))")
+@pytest.mark.parametrize("argv", [[], *([c] for c in COMMANDS)])
+def test_help_loads_no_torch_cvxpy_scipy_or_matplotlib(argv):
+    """Building the parser and printing any help happens in a fresh interpreter without the heavy imports."""
+    code = ("import sys, json\nfrom lottery_lab import cli\n"
+            f"try:\n    cli.main({argv + ['--help']!r})\nexcept SystemExit:\n    pass\n"
+            "print(json.dumps([m for m in ('torch', 'cvxpy', 'scipy', 'matplotlib') if m in sys.modules]))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert json.loads(out.strip().splitlines()[-1]) == []
