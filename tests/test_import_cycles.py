@@ -95,3 +95,43 @@ def test_the_graph_sees_known_edges():
 
 def test_no_module_level_import_cycle():
     assert _cycles(_graph(_modules())) == []
+
+
+def _all_imports(f: Path) -> list:
+    return [n for n in ast.walk(ast.parse(f.read_text())) if isinstance(n, (ast.Import, ast.ImportFrom))]
+
+
+def _package_graph(mods: dict[str, Path]) -> dict[str, set[str]]:
+    """Every import (deferred ones inside functions too), each module collapsed to its top-level unit
+    of lottery_lab (``lottery_lab.convex.bounds`` -> ``lottery_lab.convex``)."""
+    def unit(name: str) -> str:
+        return ".".join(name.split(".")[:2])
+
+    graph: dict[str, set[str]] = {}
+    for name, f in mods.items():
+        pkg = name if f.name == "__init__.py" else name.rsplit(".", 1)[0]
+        deps = set()
+        for node in _all_imports(f):
+            if isinstance(node, ast.Import):
+                deps.update(a.name for a in node.names)
+                continue
+            base = node.module or ""
+            if node.level:
+                up = pkg.split(".")[: len(pkg.split(".")) - node.level + 1]
+                base = ".".join(up + ([node.module] if node.module else []))
+            deps.update(f"{base}.{a.name}" for a in node.names)
+            deps.add(base)
+        graph.setdefault(unit(name), set()).update(
+            unit(d) for d in deps if d.startswith("lottery_lab.") and unit(d) != unit(name))
+    return graph
+
+
+def test_the_package_graph_sees_deferred_imports():
+    graph = _package_graph(_modules())
+    assert "lottery_lab.plots" in graph["lottery_lab.convex_cli"]  # imported inside a function
+
+
+def test_no_lottery_runs_or_convex_plots_cycle_even_through_deferred_imports():
+    graph = _package_graph(_modules())
+    assert "lottery_lab.lottery" not in graph["lottery_lab.runs"]
+    assert "lottery_lab.plots" not in graph["lottery_lab.convex"]
