@@ -135,3 +135,7 @@ def test_no_lottery_runs_or_convex_plots_cycle_even_through_deferred_imports():
     graph = _package_graph(_modules())
     assert "lottery_lab.lottery" not in graph["lottery_lab.runs"]
     assert "lottery_lab.plots" not in graph["lottery_lab.convex"]
+
+
+def test_no_package_level_cycle_even_through_deferred_imports():
+    assert _cycles(_package_graph(_modules())) == []
