@@ -139,3 +139,14 @@ def test_no_lottery_runs_or_convex_plots_cycle_even_through_deferred_imports():
 
 def test_no_package_level_cycle_even_through_deferred_imports():
     assert _cycles(_package_graph(_modules())) == []
+
+
+def test_every_public_module_is_an_attribute_of_the_package():
+    import subprocess
+    import sys
+
+    names = sorted({n.split(".")[1] for n in _modules() if n.count(".") >= 1 and not n.split(".")[1].startswith("_")
+                    and n.split(".")[1] not in {"__main__"}})
+    code = f"import lottery_lab\nfor n in {names!r}:\n    assert getattr(lottery_lab, n).__name__ == 'lottery_lab.' + n, n\n"
+    subprocess.run([sys.executable, "-c", code], check=True)
+    assert "compare" in names
