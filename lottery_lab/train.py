@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 import torch
@@ -343,7 +343,6 @@ class TrainState:
     elapsed: float = 0.0
     round_index: int | None = None
     phase: str = "train"
-    extra: dict = field(default_factory=dict)
 
     @property
     def epoch(self) -> int:
