@@ -21,7 +21,7 @@ from pathlib import Path
 
 #: modules that contribute subcommands, imported only when the command line is parsed
 COMMAND_MODULES = (
-    "lottery_lab.convex.cli",
+    "lottery_lab.convex_cli",
     "lottery_lab.lottery_cli",
     "lottery_lab.compare_cli",
     "lottery_lab.assignments_cli",

@@ -38,11 +38,8 @@ import numpy as np
 __all__ = ["Recipe", "RECIPES", "TARGETS", "SEEDS", "QUICK", "Planned", "Comparison", "recipe_for", "build_grid",
            "reach", "play_to", "bin_of", "aggregate", "dense_baseline", "compare"]
 
-#: the densities compared (fractions of prunable weights kept)
-TARGETS = (0.2, 0.1, 0.05, 0.02)
-SEEDS = (0, 1, 2)
-#: the reduced setting (tests, notebooks in quick mode): fewer epochs, seeds and densities
-QUICK = {"targets": (0.2, 0.05), "seeds": (0,), "epochs": 2}
+#: the densities compared, the seeds, and the reduced setting (tests, notebooks in quick mode)
+from lottery_lab._choices import QUICK, SEEDS, TARGETS  # noqa: E402,F401  (torch-free home)
 #: a rounds recipe stops once a round keeps more than this fraction of the weights kept before it
 STALL = 0.9
 

@@ -75,7 +75,7 @@ _positive_int.__name__ = "int"  # argparse names the type in "invalid int value"
 
 def register(subparsers) -> None:
     """Add the ``compare`` subcommand."""
-    from lottery_lab.compare import QUICK, SEEDS, TARGETS
+    from lottery_lab._choices import QUICK, SEEDS, TARGETS  # torch-free
 
     p = subparsers.add_parser(
         "compare", help="every method at the same densities, mean ± std over seeds (reuses stored runs)",

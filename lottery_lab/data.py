@@ -35,6 +35,8 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
+from lottery_lab._registry import Registry
+
 #: (mean, std) per channel, applied after scaling pixels to [0, 1]
 NORMALIZATION: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
     "digits": ((0.3053,), (0.3760,)),
@@ -101,6 +103,16 @@ class Dataset:
 
 
 # --------------------------------------------------------------------------------------------- API
+
+def register(name: str, loader: Callable[..., Dataset]) -> Callable[..., Dataset]:
+    """Make ``loader(root=, download=, seed=) -> Dataset`` available as ``data.get(name)``."""
+    return _REGISTRY.register(name, loader)
+
+
+def unregister(name: str) -> Callable[..., Dataset]:
+    """Remove dataset ``name``; returns its loader."""
+    return _REGISTRY.unregister(name)
+
 
 def names() -> list[str]:
     """Registered dataset names."""
@@ -484,7 +496,8 @@ def _download(url: str, dest: Path, md5: str | None) -> None:
             os.remove(tmp)
 
 
-_REGISTRY: dict[str, Callable[..., Dataset]] = {
+_REGISTRY: Registry[Callable[..., Dataset]] = Registry("dataset", group="lottery_lab.datasets")
+for _name, _loader in {
     "digits": _digits,
     "mnist5k": _mnist5k,
     "synthetic": _synthetic,
@@ -492,4 +505,5 @@ _REGISTRY: dict[str, Callable[..., Dataset]] = {
     "fashion-mnist": lambda root, download, seed: _idx_dataset("fashion-mnist", root, download),
     "cifar10": lambda root, download, seed: _cifar_dataset("cifar10", root, download),
     "cifar100": lambda root, download, seed: _cifar_dataset("cifar100", root, download),
-}
+}.items():
+    _REGISTRY.register(_name, _loader)

@@ -163,7 +163,7 @@ def _json_flag(p) -> None:
 
 
 def _config_cls():
-    from lottery_lab.lottery import LotteryConfig
+    from lottery_lab.config import LotteryConfig  # torch-free: building the parser imports no torch
 
     return LotteryConfig
 

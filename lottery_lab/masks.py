@@ -5,8 +5,8 @@ tensor of the parameter's shape, ``True``/1 where the weight is kept — never m
 weights of ``nn.Linear`` and ``nn.Conv2d`` modules are prunable: biases and BatchNorm never are.
 
 Pruned weights stay exactly zero and get no update: the training loop multiplies their gradients by
-the mask before the optimiser step and the weights by the mask after it (:func:`mask_grads`,
-:func:`apply`), so neither momentum nor weight decay can move them.
+the mask before the optimiser step and the weights by the mask after it (:func:`apply`,
+the training loop's masker), so neither momentum nor weight decay can move them.
 
 Example
 -------
@@ -26,8 +26,8 @@ import torch
 from torch import nn
 
 __all__ = [
-    "Mask", "prunable", "ones_like", "apply", "mask_grads", "density", "layer_density", "count",
-    "check", "rewind", "to_bool", "to_device",
+    "Mask", "prunable", "ones_like", "apply", "density", "layer_density", "count",
+    "check", "rewind", "to_bool", "param_key",
 ]
 
 #: A mask: parameter name -> bool tensor of the parameter's shape (True = kept).
@@ -55,9 +55,9 @@ def to_bool(masks: Mapping[str, torch.Tensor]) -> Mask:
     return {k: v.detach() != 0 for k, v in masks.items()}
 
 
-def to_device(masks: Mapping[str, torch.Tensor], device: torch.device | str) -> Mask:
-    """The same mask with every tensor on ``device``."""
-    return {k: v.to(device) for k, v in masks.items()}
+def param_key(name: str) -> str:
+    """``name`` (as in ``named_parameters()``) as a key an ``nn.ParameterDict`` accepts (no dots)."""
+    return name.replace(".", "/")
 
 
 def check(model: nn.Module, masks: Mapping[str, torch.Tensor]) -> None:
@@ -85,19 +85,6 @@ def apply(model: nn.Module, masks: Mapping[str, torch.Tensor]) -> None:
         return
     ps, ms = _pairs(model, masks)
     torch._foreach_mul_(ps, [m.to(p.dtype) for p, m in zip(ps, ms)])
-
-
-@torch.no_grad()
-def mask_grads(model: nn.Module, masks: Mapping[str, torch.Tensor]) -> None:
-    """Zero the gradients of the pruned weights of ``model`` in place (skips params without a grad)."""
-    ps, ms = _pairs(model, masks)
-    grads, gms = [], []
-    for p, m in zip(ps, ms):
-        if p.grad is not None:
-            grads.append(p.grad)
-            gms.append(m.to(p.grad.dtype))
-    if grads:
-        torch._foreach_mul_(grads, gms)
 
 
 def count(masks: Mapping[str, torch.Tensor]) -> tuple[int, int]:

@@ -20,9 +20,20 @@ import inspect
 import math
 from typing import Callable
 
+from lottery_lab._registry import Registry
 import torch
 from torch import nn
 import torch.nn.functional as F
+
+
+def register(name: str, builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+    """Make ``builder(input_shape, num_classes, **options)`` available as ``models.get(name, ...)``."""
+    return _REGISTRY.register(name, builder)
+
+
+def unregister(name: str) -> Callable[..., nn.Module]:
+    """Remove model ``name``; returns its builder."""
+    return _REGISTRY.unregister(name)
 
 
 def names() -> list[str]:
@@ -187,7 +198,8 @@ class ResNetCifar(nn.Module):
         return self.fc(F.adaptive_avg_pool2d(out, 1).flatten(1))
 
 
-_REGISTRY: dict[str, Callable[..., nn.Module]] = {
+_REGISTRY: Registry[Callable[..., nn.Module]] = Registry("model", group="lottery_lab.models")
+for _name, _builder in {
     "mlp": _mlp,
     "conv2": _convnet(1),
     "conv4": _convnet(2),
@@ -195,4 +207,5 @@ _REGISTRY: dict[str, Callable[..., nn.Module]] = {
     "resnet20": lambda input_shape, num_classes, width=1.0: ResNetCifar(input_shape, num_classes, 20, width),
     "vgg11": _vgg("vgg11"),
     "vgg16": _vgg("vgg16"),
-}
+}.items():
+    _REGISTRY.register(_name, _builder)

@@ -38,9 +38,11 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
+from lottery_lab._registry import Registry
+
 import numpy as np
 
-__all__ = ["Penalty", "get", "names"]
+__all__ = ["Penalty", "get", "names", "register", "unregister"]
 
 
 class _Ops:
@@ -390,7 +392,21 @@ class L0(Penalty):
         return ops.where(t > ops.sqrt(2 * tau), t, ops.zeros_like(t))
 
 
-_REGISTRY: dict[str, type[Penalty]] = {cls.name: cls for cls in (L1, Log, Lp, SCAD, MCP, TL1, L0)}
+_REGISTRY: Registry[type[Penalty]] = Registry("penalty", group="lottery_lab.penalties", normalize=str.lower)
+for _cls in (L1, Log, Lp, SCAD, MCP, TL1, L0):
+    _REGISTRY.register(_cls.name, _cls)
+
+
+def register(cls: type[Penalty]) -> type[Penalty]:
+    """Class decorator: make a :class:`Penalty` subclass available as ``penalties.get(cls.name)``."""
+    if not (isinstance(cls, type) and issubclass(cls, Penalty)) or not getattr(cls, "name", None):
+        raise TypeError(f"cls={cls!r} is invalid: must be a Penalty subclass with a non-empty `name`")
+    return _REGISTRY.register(cls.name, cls)
+
+
+def unregister(name: str) -> type[Penalty]:
+    """Remove penalty ``name``; returns its class."""
+    return _REGISTRY.unregister(name)
 
 
 def names() -> list[str]:

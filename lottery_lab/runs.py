@@ -50,7 +50,7 @@ import torch
 from lottery_lab._files import _umask, atomic_write, save_figure  # noqa: F401  (re-exported)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from lottery_lab.lottery import LotteryConfig
+    from lottery_lab.config import LotteryConfig
 
 __all__ = ["RunStore", "LotteryResult", "Damaged", "load", "atomic_write", "save_figure", "save_verified",
            "read_verified", "load_verified", "folder_lock", "CorruptFileWarning", "LOCK_NAME"]
@@ -543,7 +543,7 @@ def _legacy_consistent(record: Mapping[str, Any], config: "LotteryConfig") -> bo
     defaults (not recorded) can have moved."""
     from dataclasses import MISSING, fields
 
-    from lottery_lab.lottery import NOT_HASHED
+    from lottery_lab.config import NOT_HASHED
 
     hashed = record.get("hashed")
     if not isinstance(hashed, dict):
@@ -593,7 +593,7 @@ def load(run_dir: str | os.PathLike) -> LotteryResult:
     ValueError : ``config.json`` is corrupt or not a run record (the run's identity is unknown: rerun
         the command that made the run; it lands in the same folder and rewrites the file).
     """
-    from lottery_lab.lottery import LotteryConfig  # lottery imports this module: import at call time
+    from lottery_lab.config import LotteryConfig
 
     run_dir = Path(run_dir)
     path = run_dir / "config.json"

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 import torch
@@ -28,9 +28,7 @@ __all__ = [
     "autocast_dtype", "lr_factor", "ForeachSGD", "make_optimizer", "train", "evaluate", "OPTIMIZERS", "SCHEDULES",
 ]
 
-OPTIMIZERS = ("sgd", "adam", "adamw")
-SCHEDULES = ("constant", "step", "cosine")
-DEVICES = ("auto", "cpu", "cuda", "mps")
+from lottery_lab._choices import DEVICES, OPTIMIZERS, SCHEDULES  # noqa: E402,F401  (torch-free home)
 
 
 # ---------------------------------------------------------------------------------------- devices
@@ -345,7 +343,6 @@ class TrainState:
     elapsed: float = 0.0
     round_index: int | None = None
     phase: str = "train"
-    extra: dict = field(default_factory=dict)
 
     @property
     def epoch(self) -> int:

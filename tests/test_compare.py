@@ -74,7 +74,7 @@ def test_an_unknown_method_gets_rounds_with_its_defaults(monkeypatch):
         assert [round(r["density"], 2) for r in result.runs[0]["rows"]] == [1.0, 0.5, 0.25]
         assert [(r["target"], round(r["density_mean"], 2)) for r in result.rows] == [(0.3, 0.25)]
     finally:
-        methods.base._REGISTRY.pop("test_halver")
+        methods.unregister("test_halver")
 
 
 def test_method_kw_overrides_the_recipe():

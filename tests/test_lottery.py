@@ -125,7 +125,7 @@ def test_changed_method_defaults_change_the_hash():
         assert LotteryConfig(method="toy-default", method_kw={"a": 1}).short_hash() == old
         assert LotteryConfig(method="toy-default").hashed_fields()["method_kw"] == {"a": 2}
     finally:
-        methods.base._REGISTRY.pop("toy-default")
+        methods.unregister("toy-default")
 
 
 def test_config_round_trips_through_a_dict_and_carries_help():
@@ -204,7 +204,7 @@ def test_a_newly_registered_method_plays_without_edits():
         first = next(iter(result.layer_densities[0]))
         assert [ld[first] for ld in result.layer_densities] == pytest.approx([1.0, 0.5, 0.25], abs=0.01)
     finally:
-        methods.base._REGISTRY.pop("toy-first-layer")
+        methods.unregister("toy-first-layer")
 
 
 def test_rewind_point_is_theta_k_of_the_dense_run(tmp_path):

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from lottery_lab.methods._topk import n_kept, signed_kaiming_constant_, topk_mask, topk_ste
+from lottery_lab.methods.topk import n_kept, signed_kaiming_constant_, topk_mask, topk_ste
 
 
 @pytest.mark.parametrize("shape", [(7,), (13, 9), (4, 3, 3, 3)])

@@ -9,7 +9,7 @@ import torch
 from lottery_lab import penalties
 from lottery_lab.grading._compare import mask_tensor, numpy_close, tensor_close
 from lottery_lab.grading._core import Case, Task
-from lottery_lab.methods._topk import n_kept, topk_mask
+from lottery_lab.methods.topk import n_kept, topk_mask
 from lottery_lab.methods.hard_concrete import HardConcrete
 
 #: (beta, gamma, zeta): the paper's defaults and two other stretches

@@ -16,8 +16,10 @@ round's mask from fresh random weights (see :mod:`lottery_lab.lottery`). A new m
 :class:`Method` subclass decorated with :func:`register`; see :mod:`lottery_lab.methods.base`.
 """
 
-from lottery_lab.methods.base import Context, Method, Search, defaults, get, hashed_kwargs, names, register
-# importing a method's module registers it; this order is the order of names()
+from lottery_lab.methods.base import Context, Method, Search, defaults, get, hashed_kwargs, names, register, unregister
+# importing a method's module registers it; this order is the order of names(). Any other public
+# module of this package is imported on first names()/get() (lottery_lab._registry), outside
+# packages through the entry-point group ``lottery_lab.methods``.
 from lottery_lab.methods import imp  # noqa: F401,E402  isort:skip
 from lottery_lab.methods import random_pruning  # noqa: F401,E402  isort:skip
 from lottery_lab.methods import concave  # noqa: F401,E402  isort:skip
@@ -29,4 +31,4 @@ from lottery_lab.methods import snip  # noqa: F401,E402  isort:skip
 from lottery_lab.methods import synflow  # noqa: F401,E402  isort:skip
 from lottery_lab.methods import magnitude_init  # noqa: F401,E402  isort:skip
 
-__all__ = ["Context", "Method", "Search", "defaults", "get", "hashed_kwargs", "names", "register"]
+__all__ = ["Context", "Method", "Search", "defaults", "get", "hashed_kwargs", "names", "register", "unregister"]

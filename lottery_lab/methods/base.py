@@ -25,13 +25,14 @@ from typing import Any, ClassVar, Mapping
 import torch
 from torch import nn
 
+from lottery_lab._registry import Registry
 from lottery_lab.masks import Mask
 from lottery_lab.train import Callback
 
-__all__ = ["Method", "Search", "Context", "register", "get", "names", "defaults", "hashed_kwargs", "prune_lowest",
+__all__ = ["Method", "Search", "Context", "register", "unregister", "get", "names", "defaults", "hashed_kwargs", "prune_lowest",
            "check_fraction", "check_nonnegative", "check_positive", "check_count"]
 
-_REGISTRY: dict[str, type["Method"]] = {}
+_REGISTRY: Registry[type["Method"]] = Registry("method", group="lottery_lab.methods", package="lottery_lab.methods")
 
 
 @dataclass
@@ -122,8 +123,12 @@ def register(cls: type[Method]) -> type[Method]:
     """Class decorator: make ``cls`` available as ``methods.get(cls.name)``."""
     if not (isinstance(cls, type) and issubclass(cls, Method)) or not cls.name:
         raise TypeError("register() needs a Method subclass with a non-empty `name`")
-    _REGISTRY[cls.name] = cls
-    return cls
+    return _REGISTRY.register(cls.name, cls)
+
+
+def unregister(name: str) -> type[Method]:
+    """Remove method ``name`` (a plug-in or a test's method); returns its class."""
+    return _REGISTRY.unregister(name)
 
 
 def names() -> list[str]:

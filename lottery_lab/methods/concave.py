@@ -19,13 +19,10 @@ from torch.func import functional_call
 
 from lottery_lab import penalties
 from lottery_lab.masks import Mask
+from lottery_lab.masks import param_key as _key
 from lottery_lab.methods.base import (Context, Method, Search, check_count, check_fraction,
                                        check_nonnegative, check_positive, prune_lowest, register)
 from lottery_lab.train import Callback, TrainState
-
-
-def _key(name: str) -> str:
-    return name.replace(".", "/")
 
 
 class RelaxedMaskNet(nn.Module):

@@ -45,7 +45,7 @@ from lottery_lab.masks import Mask
 from lottery_lab.methods._scale_free import ScaledGrad
 from lottery_lab.methods.base import (Context, Method, Search, check_count, check_nonnegative,
                                        check_positive, register)
-from lottery_lab.methods.concave import _key
+from lottery_lab.masks import param_key as _key
 from lottery_lab.train import Callback, TrainState
 
 #: which layers carry a soft mask: ``reference`` (the 3×3 convolutions; without any, every Linear

@@ -26,9 +26,9 @@ from torch.func import functional_call
 
 from lottery_lab import masks as masks_lib
 from lottery_lab.masks import Mask
-from lottery_lab.methods._topk import topk_mask, topk_ste
+from lottery_lab.methods.topk import topk_mask, topk_ste
 from lottery_lab.methods.base import Context, Method, Search, check_count, register
-from lottery_lab.methods.concave import _key
+from lottery_lab.masks import param_key as _key
 
 
 #: where a strong ticket's BatchNorm statistics come from
