@@ -393,8 +393,6 @@ def compare(methods: Sequence[str] | None = None, *, data: str = "mnist5k", mode
     **config : other :class:`~lottery_lab.lottery.LotteryConfig` fields (``lr``, ``batch_size``,
         ``data_kw``, ``device`` …).
     """
-    from tqdm.auto import tqdm
-
     from lottery_lab import data as data_lib
 
     if data not in data_lib.names():
@@ -412,8 +410,8 @@ def compare(methods: Sequence[str] | None = None, *, data: str = "mnist5k", mode
 
         stats = sweep.Stats()
         done = sweep.run([e.config for e in grid], jobs=jobs, executor=executor, threads=threads, progress=progress,
-                         stats=stats, task=sweep.core.reach_task, items=[(e, min(targets)) for e in grid],
-                         finished=sweep.core.reach_finished)
+                         stats=stats, task=reach_task, items=[(e, min(targets)) for e in grid],
+                         finished=reach_finished)
         for entry, (result_rows, result_dir, trained) in zip(grid, done):
             c = entry.config
             rows.extend(result_rows)
@@ -426,3 +424,26 @@ def compare(methods: Sequence[str] | None = None, *, data: str = "mnist5k", mode
                 "recipes": {p.config.method: p.recipe.describe() for p in grid}}
     return Comparison(aggregate(rows, targets), dense_baseline(rows), runs, settings, time.perf_counter() - t0,
                       {"dense_trainings": stats.dense_trainings, "runs_trained": sum(r["trained"] for r in runs)})
+
+
+# sweep tasks (module level: worker processes import them by name) ------------------------------
+
+def reach_finished(arg) -> bool:
+    """Whether a compare grid entry ``(entry, floor)`` is complete on disk (see :func:`lottery_lab.compare.reach`)."""
+    entry, floor = arg
+    stored = _stored_rows(entry.config)
+    if entry.recipe.knob is not None:
+        return len(stored) >= entry.config.rounds + 1
+    return _stop_round(stored, floor, entry.recipe.max_rounds) is not None
+
+
+def reach_task(arg):
+    """A worker's share of :func:`lottery_lab.compare.compare`: ``(entry, floor)`` → ``(rows, run_dir, trained)``."""
+    from lottery_lab.lottery import run_dir
+    from lottery_lab.sweep.core import claim
+
+    entry, floor = arg
+    where = run_dir(entry.config)
+    with contextlib.nullcontext() if where is None else claim(where):  # "trained" counted under the lock
+        result, trained = reach(entry, floor)
+    return result.rows, None if result.run_dir is None else str(result.run_dir), trained

@@ -206,7 +206,7 @@ class _Run:
     # the rounds ------------------------------------------------------------------------------
     def round0(self) -> dict:
         """Round 0 from the shared dense round under ``out_dir`` (trained there first if needed)."""
-        from lottery_lab.sweep import dense
+        from lottery_lab import dense_round as dense
 
         return dense.round0(self)
 

@@ -15,7 +15,7 @@ import torch
 from lottery_lab import sweep
 from lottery_lab._threads import cores, threads_for, using_threads
 from lottery_lab.lottery import LotteryConfig, play
-from lottery_lab.sweep import dense
+from lottery_lab import dense_round as dense
 
 BASE = dict(model="mlp", model_kw={"width": 0.25}, data="digits", rounds=1, epochs=1, device="cpu", progress=False)
 METHODS = [("imp", {"prune_fraction": 0.5}), ("random", {})]

@@ -1,7 +1,7 @@
 """Sweeps: many lottery runs in parallel (local processes or Dask), the dense round 0 trained once.
 
 ``run(configs, jobs=1, executor=None)`` plays a list of :class:`~lottery_lab.lottery.LotteryConfig`
-and returns their results in order (see :mod:`lottery_lab.sweep.core`); :mod:`lottery_lab.sweep.dense`
+and returns their results in order (see :mod:`lottery_lab.sweep.core`); :mod:`lottery_lab.dense_round`
 keeps the shared dense rounds; :mod:`lottery_lab.sweep.cli` holds the ``sweep`` command and compare's
 ``--jobs``/``--scheduler``/``--threads``.
 """

@@ -1,6 +1,6 @@
 """``sweep.run``: play many lottery runs, in order, on local worker processes or a Dask cluster.
 
-Scheduling: the distinct dense rounds of the grid (:mod:`lottery_lab.sweep.dense`) are trained first,
+Scheduling: the distinct dense rounds of the grid (:mod:`lottery_lab.dense_round`) are trained first,
 in parallel, one task each; then every run, each copying its dense round from the shared folder (so
 no dense round is trained twice, and no worker waits on another's). Finished runs are read back from
 ``out_dir`` (a rerun trains nothing); a killed run resumes from its checkpoints.
@@ -12,7 +12,6 @@ runs that succeeded (``None`` where one failed).
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing
 import traceback
 from dataclasses import dataclass, field, replace
@@ -61,7 +60,7 @@ class Stats:
 def _call(fn: Callable, arg, threads: int | None):
     """Run ``fn(arg)`` in a worker with ``threads`` torch threads; returns ``(value, dense, error)``."""
     from lottery_lab._threads import using_threads
-    from lottery_lab.sweep import dense
+    from lottery_lab import dense_round as dense
 
     before = dense.COUNTS["dense"]
     try:
@@ -76,7 +75,7 @@ def _dense_only(config) -> bool:
     """Train (or find) the shared dense round of ``config``; True if it was trained here."""
     from lottery_lab.lottery import _Run
     from lottery_lab.runs import RunStore, folder_lock
-    from lottery_lab.sweep import dense
+    from lottery_lab import dense_round as dense
 
     run = _Run(config, None)
     folder = dense.dense_dir(config, run.record.get("data_fingerprint"))
@@ -87,7 +86,7 @@ def _dense_only(config) -> bool:
     return dense.COUNTS["dense"] > before
 
 
-def _claim(where):
+def claim(where):
     """The sweep's lock on run folder ``where``: ``OUT_DIR/_locks/<run>/.lock`` (the run folder's own lock
     is taken by play inside, and file locks do not nest), held while a worker plays and counts that run."""
     from pathlib import Path
@@ -109,17 +108,6 @@ def _finished(config) -> bool:
         return sum(1 for _ in f) - 1 >= config.rounds + 1
 
 
-def reach_finished(arg) -> bool:
-    """Whether a compare grid entry ``(entry, floor)`` is complete on disk (see :func:`lottery_lab.compare.reach`)."""
-    from lottery_lab.compare import _stop_round, _stored_rows
-
-    entry, floor = arg
-    stored = _stored_rows(entry.config)
-    if entry.recipe.knob is not None:
-        return len(stored) >= entry.config.rounds + 1
-    return _stop_round(stored, floor, entry.recipe.max_rounds) is not None
-
-
 def _play_config(config):
     """Play ``config``; returns ``(run_dir, rows_trained)`` (the parent reads the result back)."""
     from lottery_lab import runs
@@ -128,7 +116,7 @@ def _play_config(config):
     where = run_dir(config)
     if where is None:
         return None, bool(play(config).rows)
-    with _claim(where):  # counted under a lock: a run another process is computing is not ours
+    with claim(where):  # counted under a lock: a run another process is computing is not ours
         before = len(runs.load(where).rows) if (where / "config.json").exists() else 0
         result = play(config)
     return str(result.run_dir), len(result.rows) > before
@@ -248,7 +236,7 @@ def run(configs: Sequence, jobs: int = 1, executor=None, data=None, progress: bo
         from lottery_lab.lottery import play
         task = task or partial(play, data=data)
     # 1. the distinct dense rounds, one task each (a sweep of one dense round skips this step)
-    from lottery_lab.sweep import dense
+    from lottery_lab import dense_round as dense
 
     firsts = {}
     if data is None:
@@ -296,16 +284,3 @@ def run(configs: Sequence, jobs: int = 1, executor=None, data=None, progress: bo
     if failures:
         raise SweepError(failures, results)
     return results
-
-
-def reach_task(arg):
-    """A worker's share of :func:`lottery_lab.compare.compare`: ``(entry, floor)`` → ``(rows, run_dir, trained)``."""
-    from lottery_lab.compare import reach
-
-    from lottery_lab.lottery import run_dir
-
-    entry, floor = arg
-    where = run_dir(entry.config)
-    with contextlib.nullcontext() if where is None else _claim(where):  # "trained" counted under the lock
-        result, trained = reach(entry, floor)
-    return result.rows, None if result.run_dir is None else str(result.run_dir), trained
