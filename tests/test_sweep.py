@@ -142,7 +142,8 @@ def test_killed_sweep_resumes_and_two_concurrent_sweeps_train_nothing_twice(tmp_
     first = None
     deadline = time.time() + 300
     while first is None and time.time() < deadline and p.poll() is None:  # SIGKILL once the first run finished
-        done = list((tmp_path / "out").glob("imp-*/results.csv"))
+        # results.csv grows a row per round (written atomically): finished = round 0 and round 1 rows
+        done = [f for f in (tmp_path / "out").glob("imp-*/results.csv") if len(f.read_text().splitlines()) >= 3]
         first = done[0] if done else None
         time.sleep(0.05)
     assert first is not None, "the first run never finished"
