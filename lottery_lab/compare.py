@@ -4,8 +4,9 @@
 >>> cmp = compare(["imp", "l0"], data="digits", model="mlp", quick=True)  # doctest: +SKIP
 >>> print(cmp.table()); cmp.plot()  # doctest: +SKIP
 
-Methods reach a density in different ways, written down as data in :data:`RECIPES` (method name →
-candidate :class:`Recipe`\\ s, the first one the method accepts is used):
+Methods reach a density in different ways: each method class says how in its ``recipes`` attribute
+(candidate :class:`Recipe`\\ s, the first one the method accepts is used); :data:`RECIPES` is the
+read-only view method name → recipes over the registry:
 
 - a **knob** recipe plays one run per target density with one pruning round, the method's argument
   ``knob`` set from the target (``target_density`` or ``keep`` = t; ``prune_fraction`` = 1 − t for the
@@ -14,8 +15,7 @@ candidate :class:`Recipe`\\ s, the first one the method accepts is used):
   (a round keeping more than :data:`STALL` of the weights before it) or ``max_rounds`` is reached; every
   round is a candidate point.
 
-A method missing from :data:`RECIPES` (e.g. one registered after this file was written) gets rounds
-with its defaults. Runs go through :func:`lottery_lab.lottery.play`, so stored runs are reused.
+A method without recipes gets rounds with its defaults. Runs go through :func:`lottery_lab.lottery.play`, so stored runs are reused.
 
 Aggregation (:func:`aggregate`): a round lands in the bin of its nearest target on a log scale (bin
 edges at the geometric midpoints between targets; the outer bins as wide as their neighbours); per
