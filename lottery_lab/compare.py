@@ -45,9 +45,9 @@ from lottery_lab._choices import QUICK, SEEDS, TARGETS  # noqa: E402,F401  (torc
 STALL = 0.9
 
 
-from lottery_lab.recipe import HALVING as _HALVING  # noqa: E402,F401
-from lottery_lab.recipe import ONE_SHOT as _ONE_SHOT  # noqa: E402,F401
-from lottery_lab.recipe import Recipe  # noqa: E402  (re-exported; it lives in lottery_lab.recipe)
+from lottery_lab.methods.recipe import HALVING as _HALVING  # noqa: E402,F401
+from lottery_lab.methods.recipe import ONE_SHOT as _ONE_SHOT  # noqa: E402,F401
+from lottery_lab.methods.recipe import Recipe  # noqa: E402  (re-exported; it lives in lottery_lab.methods.recipe)
 
 
 class _Recipes(_abc.Mapping):

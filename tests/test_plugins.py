@@ -136,7 +136,7 @@ def test_penalties_register_and_unregister():
 
 
 def test_a_method_owns_its_recipe_and_compare_reads_it_from_the_registry():
-    from lottery_lab.recipe import Recipe
+    from lottery_lab.methods.recipe import Recipe
 
     class OneShot(methods.Method):
         name = "plugin_oneshot"

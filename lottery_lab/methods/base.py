@@ -79,7 +79,7 @@ class Method(abc.ABC):
     #: every argument is hashed.
     hash_baseline: ClassVar[Mapping[str, Any] | None] = None
     #: how :mod:`lottery_lab.compare` reaches a target density: candidate
-    #: :class:`~lottery_lab.recipe.Recipe`\ s, the first the method accepts wins (none: rounds with defaults)
+    #: :class:`~lottery_lab.methods.recipe.Recipe`\ s, the first the method accepts wins (none: rounds with defaults)
     recipes: ClassVar[tuple] = ()
 
     def search(self, model: nn.Module, mask: Mask, ctx: Context) -> Search | None:

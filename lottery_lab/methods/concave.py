@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from lottery_lab.recipe import Recipe
+from lottery_lab.methods.recipe import Recipe
 from lottery_lab import penalties
 from lottery_lab.masks import Mask
 from lottery_lab.masks import param_key as _key

@@ -41,7 +41,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from lottery_lab.recipe import Recipe
+from lottery_lab.methods.recipe import Recipe
 from lottery_lab.masks import Mask
 from lottery_lab.methods._scale_free import ScaledGrad
 from lottery_lab.methods.base import (Context, Method, Search, check_count, check_nonnegative,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from lottery_lab.recipe import HALVING
+from lottery_lab.methods.recipe import HALVING
 from lottery_lab.masks import Mask
 from lottery_lab.methods.base import Context, Method, Search, check_fraction, prune_lowest, register
 

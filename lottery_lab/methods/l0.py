@@ -21,7 +21,7 @@ import math
 import torch
 from torch import nn
 
-from lottery_lab.recipe import Recipe
+from lottery_lab.methods.recipe import Recipe
 from lottery_lab.masks import Mask
 from lottery_lab.methods.base import (Context, Method, Search, check_count, check_fraction,
                                        check_nonnegative, check_positive, prune_lowest, register)

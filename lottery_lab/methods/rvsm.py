@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from lottery_lab.recipe import Recipe
+from lottery_lab.methods.recipe import Recipe
 from lottery_lab import penalties
 from lottery_lab.penalties import _Ops
 from lottery_lab.masks import Mask

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from lottery_lab.recipe import ONE_SHOT
+from lottery_lab.methods.recipe import ONE_SHOT
 from lottery_lab.masks import Mask
 from lottery_lab.methods.base import Context, check_count, register
 from lottery_lab.methods.saliency import SNIP_MODES, PruneAtInit, snip_scores

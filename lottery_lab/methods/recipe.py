@@ -1,7 +1,7 @@
 """How a method reaches a density (:class:`Recipe`); each method class owns its recipes
 (:attr:`lottery_lab.methods.Method.recipes`), :mod:`lottery_lab.compare` reads them from the registry.
 
-Torch-free: methods import it at class definition, compare and the widgets at run time.
+Part of the methods package (its classes import it at definition), so no methods<->recipe cycle.
 """
 
 from __future__ import annotations
