@@ -4,8 +4,9 @@
 >>> cmp = compare(["imp", "l0"], data="digits", model="mlp", quick=True)  # doctest: +SKIP
 >>> print(cmp.table()); cmp.plot()  # doctest: +SKIP
 
-Methods reach a density in different ways, written down as data in :data:`RECIPES` (method name →
-candidate :class:`Recipe`\\ s, the first one the method accepts is used):
+Methods reach a density in different ways: each method class says how in its ``recipes`` attribute
+(candidate :class:`Recipe`\\ s, the first one the method accepts is used); :data:`RECIPES` is the
+read-only view method name → recipes over the registry:
 
 - a **knob** recipe plays one run per target density with one pruning round, the method's argument
   ``knob`` set from the target (``target_density`` or ``keep`` = t; ``prune_fraction`` = 1 − t for the
@@ -14,8 +15,7 @@ candidate :class:`Recipe`\\ s, the first one the method accepts is used):
   (a round keeping more than :data:`STALL` of the weights before it) or ``max_rounds`` is reached; every
   round is a candidate point.
 
-A method missing from :data:`RECIPES` (e.g. one registered after this file was written) gets rounds
-with its defaults. Runs go through :func:`lottery_lab.lottery.play`, so stored runs are reused.
+A method without recipes gets rounds with its defaults. Runs go through :func:`lottery_lab.lottery.play`, so stored runs are reused.
 
 Aggregation (:func:`aggregate`): a round lands in the bin of its nearest target on a log scale (bin
 edges at the geometric midpoints between targets; the outer bins as wide as their neighbours); per
@@ -26,11 +26,12 @@ never reached a bin has no entry there: nothing is shown at a density that was n
 
 from __future__ import annotations
 
+import collections.abc as _abc
 import contextlib
 import math
 import tempfile
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -44,65 +45,39 @@ from lottery_lab._choices import QUICK, SEEDS, TARGETS  # noqa: E402,F401  (torc
 STALL = 0.9
 
 
-@dataclass(frozen=True)
-class Recipe:
-    """How a method reaches a density: a per-target argument (``knob``) or pruning rounds.
+from lottery_lab.methods.recipe import HALVING as _HALVING  # noqa: E402,F401
+from lottery_lab.methods.recipe import ONE_SHOT as _ONE_SHOT  # noqa: E402,F401
+from lottery_lab.methods.recipe import Recipe  # noqa: E402  (re-exported; it lives in lottery_lab.methods.recipe)
 
-    Parameters
-    ----------
-    knob : the method argument set from each target (one run per target, one round); ``None``:
-        rounds (one run per seed, played until the smallest target, a stall or ``max_rounds``).
-    complement : the knob is the fraction *pruned*: it is set to 1 − target.
-    method_kw : fixed method arguments (the knob's value is added per target).
-    max_rounds : the most rounds a rounds recipe plays.
-    """
 
-    knob: str | None = None
-    complement: bool = False
-    method_kw: Mapping[str, Any] = field(default_factory=dict)
-    max_rounds: int = 8
+class _Recipes(_abc.Mapping):
+    """method name → its candidate recipes, read from the method classes (``Method.recipes``) in the
+    registry; a method without recipes is left out (it gets rounds with its defaults)."""
 
-    def accepts(self, method: str) -> bool:
-        """Whether ``method`` takes every argument this recipe sets."""
+    def __getitem__(self, name: str) -> tuple[Recipe, ...]:
+        from lottery_lab.methods import base
+
+        if name not in base._REGISTRY or not base._REGISTRY[name].recipes:
+            raise KeyError(name)
+        return tuple(base._REGISTRY[name].recipes)
+
+    def __iter__(self):
         from lottery_lab import methods
 
-        allowed = set(methods.defaults(method))
-        return set(self.method_kw) <= allowed and (self.knob is None or self.knob in allowed)
+        return iter([n for n in methods.names() if n in self])
 
-    def kwargs(self, target: float | None) -> dict[str, Any]:
-        """The method's arguments for ``target`` (knob recipes) or for its rounds (``target=None``)."""
-        kw = dict(self.method_kw)
-        if self.knob is not None and target is not None:
-            kw[self.knob] = round(1.0 - target, 12) if self.complement else float(target)
-        return kw
+    def __contains__(self, name) -> bool:
+        from lottery_lab.methods import base
 
-    def describe(self) -> str:
-        fixed = ", ".join(f"{k}={v!r}" for k, v in self.method_kw.items())
-        if self.knob is None:
-            return f"rounds ({fixed or 'defaults'}) until the smallest target, a stall or {self.max_rounds} rounds"
-        value = "1 − target" if self.complement else "target"
-        return f"one run per target: {self.knob} = {value}" + (f"; {fixed}" if fixed else "") + ", 1 round"
+        return name in base._REGISTRY and bool(base._REGISTRY[name].recipes)
+
+    def __len__(self) -> int:
+        return len(list(iter(self)))
 
 
-_ONE_SHOT = Recipe(knob="prune_fraction", complement=True)
-_HALVING = Recipe(method_kw={"prune_fraction": 0.5}, max_rounds=12)
-
-#: method → candidate recipes, first accepted wins. IMP and random halve the density per round
-#: (50%, 25%, 12.5%, 6.25%, 3.1%, 1.6%: 6 rounds instead of 18 at 20% per round); pruning at init is
-#: one-shot per target, as the methods are meant; the methods with a ``target_density`` (concave, l0,
-#: rvsm) play one run per target; cs plays rounds with its default λ.
-RECIPES: dict[str, tuple[Recipe, ...]] = {
-    "imp": (_HALVING,),
-    "random": (_HALVING,),
-    "concave": (Recipe(knob="target_density"), Recipe()),
-    "l0": (Recipe(knob="target_density"),),
-    "cs": (Recipe(),),
-    "rvsm": (Recipe(knob="target_density"),),
-    "edge_popup": (Recipe(knob="keep"),),
-    "snip": (_ONE_SHOT,),
-    "synflow": (_ONE_SHOT,),
-    "magnitude_init": (_ONE_SHOT,),
-}
+#: method → candidate recipes, first accepted wins: each method class's ``recipes`` attribute
+#: (``Method.recipes``), read from the registry when looked up.
+RECIPES: Mapping[str, tuple[Recipe, ...]] = _Recipes()
 
 
 def recipe_for(method: str, recipes: Mapping[str, Sequence[Recipe]] | None = None) -> Recipe:

@@ -81,7 +81,7 @@ def register(subparsers) -> None:
         "compare", help="every method at the same densities, mean ± std over seeds (reuses stored runs)",
         description="Play (or reuse) every registered method's runs on one dataset/model pair and report test "
                     "accuracy at ≈20/10/5/2% density, mean ± std over seeds. Each method reaches a density its "
-                    "own way (lottery_lab.compare.RECIPES); rounds land in the bin of the nearest target and "
+                    "own way (its Method.recipes; lottery_lab.compare.RECIPES); rounds land in the bin of the nearest target and "
                     "the table shows the measured density.")
     p.add_argument("--methods", type=_methods, default=None, help="comma-separated method names (default: all)")
     p.add_argument("--data", default="mnist5k", help="dataset (default: %(default)s)")

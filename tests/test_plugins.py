@@ -133,3 +133,27 @@ def test_penalties_register_and_unregister():
     assert "plugin_half" not in penalties.names()
     with pytest.raises(TypeError, match="cls="):
         penalties.register(int)
+
+
+def test_a_method_owns_its_recipe_and_compare_reads_it_from_the_registry():
+    from lottery_lab.methods.recipe import Recipe
+
+    class OneShot(methods.Method):
+        name = "plugin_oneshot"
+        recipes = (Recipe(knob="no_such_arg"), Recipe(knob="fraction", complement=True))
+
+        def __init__(self, fraction: float = 0.5):
+            self.fraction = fraction
+
+        def prune(self, model, mask, ctx, search=None):
+            return dict(mask)
+
+    methods.register(OneShot)
+    try:
+        assert "plugin_oneshot" in compare.RECIPES
+        chosen = compare.recipe_for("plugin_oneshot")  # the first candidate names no argument: skipped
+        assert chosen.knob == "fraction" and chosen.kwargs(0.2) == {"fraction": 0.8}
+    finally:
+        methods.unregister("plugin_oneshot")
+    assert "plugin_oneshot" not in compare.RECIPES
+    assert set(compare.RECIPES) <= set(methods.names())

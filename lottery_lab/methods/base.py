@@ -78,6 +78,9 @@ class Method(abc.ABC):
     #: a new argument is hashed unless its default (the old behaviour) is added here. ``None``:
     #: every argument is hashed.
     hash_baseline: ClassVar[Mapping[str, Any] | None] = None
+    #: how :mod:`lottery_lab.compare` reaches a target density: candidate
+    #: :class:`~lottery_lab.methods.recipe.Recipe`\ s, the first the method accepts wins (none: rounds with defaults)
+    recipes: ClassVar[tuple] = ()
 
     def search(self, model: nn.Module, mask: Mask, ctx: Context) -> Search | None:
         """The training to do before pruning, or ``None`` to prune the trained ticket directly."""

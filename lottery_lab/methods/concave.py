@@ -17,6 +17,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
+from lottery_lab.methods.recipe import Recipe
 from lottery_lab import penalties
 from lottery_lab.masks import Mask
 from lottery_lab.masks import param_key as _key
@@ -137,6 +138,7 @@ class Concave(Method):
     """
 
     name = "concave"
+    recipes = (Recipe(knob="target_density"), Recipe())  # how compare reaches a density
     hash_baseline = {"lam": 2e-5, "alpha": 0.5, "penalty": "log", "penalty_kw": None, "mask_lr": 100.0,
                      "mask_init": 1.0, "epochs": None, "prune_fraction": None, "target_density": None,
                      "dual_lr": 1.0}

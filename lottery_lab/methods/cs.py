@@ -41,6 +41,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
+from lottery_lab.methods.recipe import Recipe
 from lottery_lab.masks import Mask
 from lottery_lab.methods._scale_free import ScaledGrad
 from lottery_lab.methods.base import (Context, Method, Search, check_count, check_nonnegative,
@@ -153,6 +154,7 @@ class ContinuousSparsification(Method):
     """
 
     name = "cs"
+    recipes = (Recipe(),)  # how compare reaches a density
     hash_baseline = {"lam": 1.0, "final_temperature": 200.0, "s_init": 0.5, "mask_lr": 0.01, "epochs": None}
 
     def __init__(self, lam: float = 1e-8, final_temperature: float = 200.0, s_init: float = 0.0,

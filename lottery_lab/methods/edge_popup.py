@@ -24,6 +24,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
+from lottery_lab.methods.recipe import Recipe
 from lottery_lab import masks as masks_lib
 from lottery_lab.masks import Mask
 from lottery_lab.methods.topk import topk_mask, topk_ste
@@ -83,6 +84,7 @@ class EdgePopup(Method):
     """
 
     name = "edge_popup"
+    recipes = (Recipe(knob="keep"),)  # how compare reaches a density
     hash_baseline = {"keep": 0.5, "epochs": None}
     retrain = False
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from lottery_lab.methods.recipe import HALVING
 from lottery_lab.masks import Mask
 from lottery_lab.methods.base import Context, Method, Search, check_fraction, prune_lowest, register
 
@@ -42,6 +43,7 @@ class IMP(Method):
     """
 
     name = "imp"
+    recipes = (HALVING,)  # how compare reaches a density
     hash_baseline = {"prune_fraction": 0.2, "scheme": "global", "layer_rates": None}
 
     def __init__(self, prune_fraction: float = 0.2, scheme: str = "global",

@@ -21,6 +21,7 @@ import math
 import torch
 from torch import nn
 
+from lottery_lab.methods.recipe import Recipe
 from lottery_lab.masks import Mask
 from lottery_lab.methods.base import (Context, Method, Search, check_count, check_fraction,
                                        check_nonnegative, check_positive, prune_lowest, register)
@@ -140,6 +141,7 @@ class L0(Method):
     """
 
     name = "l0"
+    recipes = (Recipe(knob="target_density"),)  # how compare reaches a density
     hash_baseline = {"lam": 0.1, "target_density": None, "per_layer": False, "dual_lr": 0.5,
                      "dual_restarts": True, "gate_lr": 0.02, "init_density": 0.95, "beta": 2 / 3,
                      "gamma": -0.1, "zeta": 1.1, "epochs": None}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from lottery_lab.methods.recipe import ONE_SHOT
 from lottery_lab.masks import Mask
 from lottery_lab.methods.base import Context, register
 from lottery_lab.methods.saliency import PruneAtInit, magnitude_scores
@@ -20,6 +21,7 @@ class MagnitudeInit(PruneAtInit):
     """
 
     name = "magnitude_init"
+    recipes = (ONE_SHOT,)  # how compare reaches a density
     hash_baseline = {"prune_fraction": 0.2}
 
     def scores_at_init(self, net: nn.Module, mask: Mask, ctx: Context) -> dict[str, torch.Tensor]:

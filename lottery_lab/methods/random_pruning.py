@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from lottery_lab.methods.recipe import HALVING
 from lottery_lab.masks import Mask
 from lottery_lab.methods.base import Context, Method, Search, check_fraction, prune_lowest, register
 
@@ -21,6 +22,7 @@ class RandomPruning(Method):
     """
 
     name = "random"
+    recipes = (HALVING,)  # how compare reaches a density
     hash_baseline = {"prune_fraction": 0.2}
 
     def __init__(self, prune_fraction: float = 0.2):

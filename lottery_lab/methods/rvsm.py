@@ -22,6 +22,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from lottery_lab.methods.recipe import Recipe
 from lottery_lab import penalties
 from lottery_lab.penalties import _Ops
 from lottery_lab.masks import Mask
@@ -166,6 +167,7 @@ class RVSM(Method):
     """
 
     name = "rvsm"
+    recipes = (Recipe(knob="target_density"),)  # how compare reaches a density
     hash_baseline = {"lam": 1e-4, "beta": 1.0, "penalty": "l1", "penalty_kw": None, "target_density": None,
                      "epochs": None}
 

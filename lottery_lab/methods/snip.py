@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from lottery_lab.methods.recipe import ONE_SHOT
 from lottery_lab.masks import Mask
 from lottery_lab.methods.base import Context, check_count, register
 from lottery_lab.methods.saliency import SNIP_MODES, PruneAtInit, snip_scores
@@ -25,6 +26,7 @@ class SNIP(PruneAtInit):
     """
 
     name = "snip"
+    recipes = (ONE_SHOT,)  # how compare reaches a density
     hash_baseline = {"prune_fraction": 0.2, "batch_size": 256}
 
     def __init__(self, prune_fraction: float = 0.2, batch_size: int = 256, mode: str = "eval"):

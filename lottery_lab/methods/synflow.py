@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from lottery_lab.methods.recipe import ONE_SHOT
 from lottery_lab.masks import Mask
 from lottery_lab.methods.base import Context, Search, check_count, prune_lowest, register
 from lottery_lab.methods.saliency import PruneAtInit, synflow_scores
@@ -22,6 +23,7 @@ class SynFlow(PruneAtInit):
     """
 
     name = "synflow"
+    recipes = (ONE_SHOT,)  # how compare reaches a density
     hash_baseline = {"prune_fraction": 0.2, "iterations": 20}
 
     def __init__(self, prune_fraction: float = 0.2, iterations: int = 20):
