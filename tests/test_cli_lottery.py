@@ -12,7 +12,8 @@ import json
 
 import pytest
 
-from lottery_lab import cli, lottery_cli
+from lottery_lab import cli
+from lottery_lab.cli import lottery as lottery_cli
 from lottery_lab.lottery import LotteryConfig
 
 TINY = ["--data", "synthetic", "--epochs", "1", "--rounds", "2", "--no-progress"]
@@ -33,7 +34,7 @@ def run_json(argv: list[str], capsys) -> dict:
 
 
 def test_registered_in_the_lottery_lab_command():
-    assert "lottery_lab.lottery_cli" in cli.COMMAND_MODULES
+    assert "lottery_lab.cli.lottery" in cli.COMMAND_MODULES
 
 
 def test_demo_quick(tmp_path, capsys):
@@ -137,5 +138,5 @@ def test_bad_options_exit_2_with_a_message(argv, message, capsys, tmp_path):
 
 
 def test_counts_read_as_english():
-    from lottery_lab.lottery_cli import _count
+    from lottery_lab.cli.lottery import _count
     assert [_count(n, "round") for n in (0, 1, 2)] == ["0 rounds", "1 round", "2 rounds"]

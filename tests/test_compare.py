@@ -13,7 +13,8 @@ import math
 import numpy as np
 import pytest
 
-from lottery_lab import cli, compare, compare_cli, lottery, methods
+from lottery_lab import cli, compare, lottery, methods
+from lottery_lab.cli import compare as compare_cli
 from lottery_lab.compare import Recipe
 
 TINY = {"data": "synthetic", "model": "mlp", "epochs": 1, "data_kw": {"n_train": 256},
@@ -198,7 +199,7 @@ def main(argv: list[str]) -> int:
 
 
 def test_registered_in_the_lottery_lab_command():
-    assert "lottery_lab.compare_cli" in cli.COMMAND_MODULES
+    assert "lottery_lab.cli.compare" in cli.COMMAND_MODULES
 
 
 def test_cli_round_trip_quick_json(tmp_path, capsys):

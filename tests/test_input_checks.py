@@ -117,7 +117,7 @@ def test_assignments_build_from_any_folder(tmp_path, monkeypatch, capsys):
 
 
 def test_assignments_without_a_checkout_say_so(tmp_path, monkeypatch, capsys):
-    from lottery_lab import assignments_cli
+    from lottery_lab.cli import assignments as assignments_cli
 
     monkeypatch.setattr(assignments_cli, "DEFAULT_SOURCE", tmp_path / "site-packages" / "notebooks" / "assignments")
     assert cli.main(["assignments", "build", str(tmp_path / "out")]) == 2

@@ -121,7 +121,7 @@ def cli(*args, **kw):
 
 
 def test_grid_file_crosses_methods_and_fields(tmp_path):
-    from lottery_lab.sweep.cli import load_grid
+    from lottery_lab.cli.sweep import load_grid
 
     path = tmp_path / "g.toml"
     path.write_text(GRID.format(out=tmp_path / "out"))

@@ -2,7 +2,7 @@
 
 ``run(configs, jobs=1, executor=None)`` plays a list of :class:`~lottery_lab.lottery.LotteryConfig`
 and returns their results in order (see :mod:`lottery_lab.sweep.core`); :mod:`lottery_lab.dense_round`
-keeps the shared dense rounds; :mod:`lottery_lab.sweep.cli` holds the ``sweep`` command and compare's
+keeps the shared dense rounds; :mod:`lottery_lab.cli.sweep` holds the ``sweep`` command and compare's
 ``--jobs``/``--scheduler``/``--threads``.
 """
 

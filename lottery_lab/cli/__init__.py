@@ -21,11 +21,11 @@ from pathlib import Path
 
 #: modules that contribute subcommands, imported only when the command line is parsed
 COMMAND_MODULES = (
-    "lottery_lab.convex_cli",
-    "lottery_lab.lottery_cli",
-    "lottery_lab.compare_cli",
-    "lottery_lab.assignments_cli",
-    "lottery_lab.sweep.cli",
+    "lottery_lab.cli.convex",
+    "lottery_lab.cli.lottery",
+    "lottery_lab.cli.compare",
+    "lottery_lab.cli.assignments",
+    "lottery_lab.cli.sweep",
 )
 
 
@@ -109,6 +109,17 @@ def check_output_file(path: str | os.PathLike | None, option: str, suffixes: tup
     _check_creatable(path.parent, option)
 
 
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (shared by every command)."""
+    value = int(text)  # a ValueError here reads "invalid int value: 'x'"
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+positive_int.__name__ = "int"  # argparse names the type in "invalid int value" messages
+
+
 def plot_suffixes() -> tuple[str, ...]:
     """The file types matplotlib can write (png, pdf, svg, …), for checking ``--plot`` up front."""
     from matplotlib.backend_bases import FigureCanvasBase
@@ -133,6 +144,3 @@ def _check_creatable(folder: Path, option: str) -> None:
     except OSError as exc:
         raise ValueError(f"{option} {folder}: cannot write in {probe} ({exc.strerror or exc})") from None
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import shutil
 import sys
 import time
@@ -27,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from lottery_lab._files import save_figure
-from lottery_lab.cli import check_output_dir, check_output_file, plot_suffixes
+from lottery_lab.cli import check_output_dir, check_output_file, plot_suffixes, positive_int
 
 #: The demo's settings (see ``lottery-lab demo --help``); ``--quick`` overrides a few for tests.
 DEMO = {
@@ -57,7 +56,7 @@ def register(subparsers) -> None:
     p.add_argument("--fresh", action="store_true", help="delete the demo's earlier runs first")
     p.add_argument("--quick", action="store_true", help="a seconds-long smoke version (tiny data, 1 epoch, "
                    "2 rounds: does not reach 5%% density)")
-    p.add_argument("--threads", type=_positive_int, default=1,
+    p.add_argument("--threads", type=positive_int, default=1,
                    help="torch CPU threads (default: %(default)s — LeNet's matrices are small, and one thread "
                         "stays fast when other processes share the cores)")
     _json_flag(p)
@@ -146,16 +145,6 @@ def _number(text: str) -> float | int | str:
         except ValueError:
             pass
     return text.strip()
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-_positive_int.__name__ = "int"  # argparse names the type in "invalid int value" messages
 
 
 def _json_flag(p) -> None:

@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from lottery_lab.cli import check_output_dir, check_output_file, plot_suffixes
+from lottery_lab.cli import check_output_dir, check_output_file, plot_suffixes, positive_int
 
 
 def _list(kind, name: str):
@@ -63,16 +63,6 @@ def _json_object(name: str):
     return parse
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-_positive_int.__name__ = "int"  # argparse names the type in "invalid int value" messages
-
-
 def register(subparsers) -> None:
     """Add the ``compare`` subcommand."""
     from lottery_lab._choices import QUICK, SEEDS, TARGETS  # torch-free
@@ -90,9 +80,9 @@ def register(subparsers) -> None:
                    help=f"comma-separated seeds (default: {','.join(map(str, SEEDS))})")
     p.add_argument("--targets", type=_targets, default=None,
                    help=f"comma-separated target densities in (0, 1) (default: {','.join(map(str, TARGETS))})")
-    p.add_argument("--epochs", type=_positive_int, default=None, help="training epochs per round (default: 10)")
+    p.add_argument("--epochs", type=positive_int, default=None, help="training epochs per round (default: 10)")
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: LotteryConfig's)")
-    p.add_argument("--batch-size", type=_positive_int, default=None, help="batch size (default: LotteryConfig's)")
+    p.add_argument("--batch-size", type=positive_int, default=None, help="batch size (default: LotteryConfig's)")
     p.add_argument("--data-kw", type=_json_object("data-kw"), default=None, help="JSON: keyword arguments of data.get")
     p.add_argument("--method-kw", type=_json_object("method-kw"), default=None,
                    help='JSON: fixed arguments per method, e.g. \'{"rvsm": {"lam": 0.001}}\'')
@@ -103,7 +93,7 @@ def register(subparsers) -> None:
     p.add_argument("--quick", action="store_true",
                    help=f"reduced setting: targets {QUICK['targets']}, seeds {QUICK['seeds']}, "
                         f"{QUICK['epochs']} epochs (explicit options win)")
-    from lottery_lab.sweep.cli import add_sweep_options
+    from lottery_lab.cli.sweep import add_sweep_options
 
     add_sweep_options(p)  # --jobs, --scheduler, --threads
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -120,7 +110,7 @@ def _compare(args) -> int:
         check_output_file(args.csv, "--csv", ("csv",))
     except ValueError as exc:
         args._parser.error(str(exc))
-    from lottery_lab.sweep.cli import executor_from
+    from lottery_lab.cli.sweep import executor_from
 
     config = {k: v for k, v in (("lr", args.lr), ("batch_size", args.batch_size), ("data_kw", args.data_kw))
               if v is not None}

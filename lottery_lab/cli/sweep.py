@@ -33,20 +33,9 @@ import json
 import sys
 from pathlib import Path
 
+from lottery_lab.cli import positive_int
+
 __all__ = ["add_sweep_options", "register", "executor_from", "load_grid"]
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {value}")
-    return value
-
-
-_positive_int.__name__ = "int"
 
 
 def _address(text: str) -> str:
@@ -57,12 +46,12 @@ def _address(text: str) -> str:
 
 def add_sweep_options(parser: argparse.ArgumentParser) -> None:
     """``--jobs N``, ``--scheduler ADDRESS``, ``--threads K`` (see :func:`lottery_lab.sweep.run`)."""
-    parser.add_argument("--jobs", type=_positive_int, default=1,
+    parser.add_argument("--jobs", type=positive_int, default=1,
                         help="local worker processes (default: %(default)s: in this process)")
     parser.add_argument("--scheduler", type=_address, default=None, metavar="ADDRESS",
                         help="a Dask scheduler (tcp://HOST:PORT): run on its workers (out-dir on a shared "
                              "filesystem); overrides --jobs")
-    parser.add_argument("--threads", type=_positive_int, default=None,
+    parser.add_argument("--threads", type=positive_int, default=None,
                         help="torch CPU threads per worker (default: cores // jobs, at least 1)")
 
 
@@ -164,7 +153,7 @@ def table(lines: list[dict]) -> str:
 def register(subparsers) -> None:
     """Add the ``sweep`` subcommand."""
     p = subparsers.add_parser("sweep", help="play a grid of runs from a TOML file (in parallel; dense round once)",
-                              description=__doc__.split("\n\n")[0] + " See lottery_lab.sweep.cli for the grid format.",
+                              description=__doc__.split("\n\n")[0] + " See lottery_lab.cli.sweep for the grid format.",
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("grid", metavar="GRID.toml", help="the grid file")
     p.add_argument("--out-dir", default=None, help="where runs are stored and reused (default: the grid's, else runs)")

@@ -11,7 +11,7 @@ __all__ = ["register"]
 #: the instructor notebooks, found beside the package in a checkout of the repository (wherever the
 #: command runs from). They are not package data: they hold the solutions, and a wheel that students
 #: install must not carry them.
-DEFAULT_SOURCE = Path(__file__).resolve().parents[1] / "notebooks" / "assignments"
+DEFAULT_SOURCE = Path(__file__).resolve().parents[2] / "notebooks" / "assignments"
 
 
 def _source(given: Path | None) -> Path:
