@@ -32,21 +32,26 @@ def _top_level(body):
             yield node
 
 
+def _imported(node, pkg: str) -> tuple[str | None, list[str]]:
+    """``import a.b`` -> ``(None, ["a.b"])``; ``from .x import y`` inside ``pkg`` -> ``("pkg.x", ["y"])``."""
+    if isinstance(node, ast.Import):
+        return None, [a.name for a in node.names]
+    base = node.module or ""
+    if node.level:
+        up = pkg.split(".")[: len(pkg.split(".")) - node.level + 1]
+        base = ".".join(up + ([node.module] if node.module else []))
+    return base, [a.name for a in node.names]
+
+
 def _graph(mods: dict[str, Path]) -> dict[str, set[str]]:
     graph = {}
     for name, f in mods.items():
         pkg = name if f.name == "__init__.py" else name.rsplit(".", 1)[0]
         deps = set()
         for node in _top_level(ast.parse(f.read_text()).body):
-            if isinstance(node, ast.Import):
-                deps.update(a.name for a in node.names)
-                continue
-            base = node.module or ""
-            if node.level:
-                up = pkg.split(".")[: len(pkg.split(".")) - node.level + 1]
-                base = ".".join(up + ([node.module] if node.module else []))
-            for a in node.names:
-                deps.add(f"{base}.{a.name}" if f"{base}.{a.name}" in mods else base)
+            base, names = _imported(node, pkg)
+            deps.update(names if base is None else
+                        (f"{base}.{a}" if f"{base}.{a}" in mods else base for a in names))
         graph[name] = {d for d in deps if d in mods and d != name}
     return graph
 
@@ -112,15 +117,8 @@ def _package_graph(mods: dict[str, Path]) -> dict[str, set[str]]:
         pkg = name if f.name == "__init__.py" else name.rsplit(".", 1)[0]
         deps = set()
         for node in _all_imports(f):
-            if isinstance(node, ast.Import):
-                deps.update(a.name for a in node.names)
-                continue
-            base = node.module or ""
-            if node.level:
-                up = pkg.split(".")[: len(pkg.split(".")) - node.level + 1]
-                base = ".".join(up + ([node.module] if node.module else []))
-            deps.update(f"{base}.{a.name}" for a in node.names)
-            deps.add(base)
+            base, names = _imported(node, pkg)
+            deps.update(names if base is None else [base, *(f"{base}.{a}" for a in names)])
         graph.setdefault(unit(name), set()).update(
             unit(d) for d in deps if d.startswith("lottery_lab.") and unit(d) != unit(name))
     return graph
