@@ -173,6 +173,15 @@ class Penalty:
         ops = _ops_for(t)
         return self._dr(ops, ops.asarray(t))
 
+    def slope_(self, t: Any, out: Any) -> Any:
+        """:meth:`slope` of a torch tensor ``t`` written into ``out`` (preallocated, ``t``'s shape); returns ``out``.
+
+        The same arithmetic as :meth:`slope`, bit for bit, without its temporaries: a training step that
+        needs R'(m) every step reuses one buffer (issue 14: fresh temporaries the size of the weights
+        cost their page faults again every step). Penalties without an in-place form copy :meth:`slope`.
+        """
+        return out.copy_(self.slope(t))
+
     def prox(self, x: Any, tau: Any) -> Any:
         """argmin_z ½(z − x)² + τ·R(z), elementwise; τ ≥ 0 is a scalar or broadcasts against x."""
         ops = _ops_for(x)
@@ -211,6 +220,9 @@ class L1(Penalty):
     def _dr(self, ops, t):
         return ops.ones_like(t)
 
+    def slope_(self, t, out):
+        return out.fill_(1.0)
+
     def _prox_pos(self, ops, t, tau):
         return ops.clip(t - tau, 0.0, None)
 
@@ -231,6 +243,11 @@ class Log(Penalty):
     def _dr(self, ops, t):
         eps = self.params["eps"]
         return eps / (eps + t)
+
+    def slope_(self, t, out):
+        # eps / (eps + t) as torch evaluates it: a number over a tensor is the tensor's reciprocal times it
+        eps = self.params["eps"]
+        return _ops_for(t).add(t, eps, out=out).reciprocal_().mul_(eps)
 
     def _prox_pos(self, ops, t, tau):
         # stationary points z > 0 solve z² + (ε − t) z + ε(τ − t) = 0; the larger root is the local min
@@ -387,6 +404,9 @@ class L0(Penalty):
 
     def _dr(self, ops, t):
         return ops.zeros_like(t)
+
+    def slope_(self, t, out):
+        return out.zero_()
 
     def _prox_pos(self, ops, t, tau):
         return ops.where(t > ops.sqrt(2 * tau), t, ops.zeros_like(t))

@@ -15,7 +15,6 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.func import functional_call
 
 from lottery_lab.methods.recipe import Recipe
 from lottery_lab import penalties
@@ -26,8 +25,36 @@ from lottery_lab.methods.base import (Context, Method, Search, check_count, chec
 from lottery_lab.train import Callback, TrainState
 
 
+class _ThetaTimesM(torch.autograd.Function):
+    """``w = θ ⊙ m`` for every masked weight at once, written into buffers the module keeps.
+
+    A fresh weight-sized tensor every step costs its page faults again once the allocator has handed
+    the memory back (issue 14); the products themselves are autograd's ``mul`` and its backward
+    (∂L/∂θ = g ⊙ m, ∂L/∂m = g ⊙ θ), bit for bit.
+    """
+
+    @staticmethod
+    def forward(ctx, out: list[torch.Tensor], n: int, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        ctx.n = n
+        ctx.save_for_backward(*tensors)
+        return tuple(torch.mul(theta, m, out=w).detach() for theta, m, w in zip(tensors[:n], tensors[n:], out))
+
+    @staticmethod
+    def backward(ctx, *grads: torch.Tensor):
+        tensors, n = ctx.saved_tensors, ctx.n
+        thetas, ms = tensors[:n], tensors[n:]
+        need = ctx.needs_input_grad[2:]
+        g_theta = [g * m if need[i] else None for i, (g, m) in enumerate(zip(grads, ms))]
+        g_m = [g * theta if need[n + i] else None for i, (g, theta) in enumerate(zip(grads, thetas))]
+        return (None, None, *g_theta, *g_m)
+
+
 class RelaxedMaskNet(nn.Module):
-    """``net`` computed with the effective weights θ ⊙ m, one m per masked weight (in ``self.m``)."""
+    """``net`` computed with the effective weights θ ⊙ m, one m per masked weight (in ``self.m``).
+
+    The forward writes θ ⊙ m into kept buffers (one product per weight, no weight-sized temporaries)
+    and runs ``net`` with them in place of its masked weights (swapped in for the call, restored after).
+    """
 
     def __init__(self, net: nn.Module, support: Mask, mask_init: float):
         super().__init__()
@@ -39,38 +66,67 @@ class RelaxedMaskNet(nn.Module):
         })
         self._thetas = [params[n] for n in self.names]
         self._ms = [self.m[_key(n)] for n in self.names]
+        self._slots = [(net.get_submodule(n.rpartition(".")[0]), n.rpartition(".")[2]) for n in self.names]
+        self._w: list[torch.Tensor] = []
+
+    def _buffers_for_w(self) -> list[torch.Tensor]:
+        """θ ⊙ m's buffers, (re)made when a weight's shape, dtype, device or layout changed."""
+        if len(self._w) != len(self._thetas) or any(
+                w.shape != t.shape or w.dtype != t.dtype or w.device != t.device or w.stride() != t.stride()
+                for w, t in zip(self._w, self._thetas)):
+            self._w = [torch.empty_like(t, requires_grad=False) for t in self._thetas]
+        return self._w
 
     def effective_weights(self) -> dict[str, torch.Tensor]:
-        """θ ⊙ m for every masked weight, by the net's parameter names."""
-        return {n: theta * m for n, theta, m in zip(self.names, self._thetas, self._ms)}
+        """θ ⊙ m for every masked weight, by the net's parameter names (differentiable in θ and m)."""
+        if not self.names:
+            return {}
+        ws = _ThetaTimesM.apply(self._buffers_for_w(), len(self.names), *self._thetas, *self._ms)
+        return dict(zip(self.names, ws))
 
     def relaxed_mask(self) -> dict[str, torch.Tensor]:
         """m by the net's parameter names (detached)."""
         return {n: m.detach() for n, m in zip(self.names, self._ms)}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return functional_call(self.net, self.effective_weights(), (x,), tie_weights=False)
+        ws = self.effective_weights()
+        slots = [(module, attr, module._parameters[attr]) for module, attr in self._slots]
+        try:
+            for (module, attr, _), w in zip(slots, ws.values()):
+                module._parameters[attr] = w
+            return self.net(x)
+        finally:
+            for module, attr, theta in slots:
+                module._parameters[attr] = theta
 
 
 class _PenaltyProjection(Callback):
     """Adds λ R'(m) to m's gradient after backward; clips m to [0, 1] after each step.
 
-    R' is the penalty's ``slope`` (right derivative at 0, no sign handling: m ≥ 0), a third of the
-    cost of ``grad`` in this, the search's costliest extra."""
+    R' is the penalty's ``slope`` (right derivative at 0, no sign handling: m ≥ 0), computed into
+    buffers kept from step to step (:meth:`Penalty.slope_`, the same numbers as ``slope``); the clip is
+    one ``clamp_`` per tensor (both bounds in one pass)."""
 
     def __init__(self, ms: list[torch.Tensor], penalty: penalties.Penalty, lam: float):
         self.ms, self.penalty, self.lam = ms, penalty, lam
+        self._slopes: list[torch.Tensor] = []
+
+    def slopes(self) -> list[torch.Tensor]:
+        """R'(m) for every m, in the kept buffers."""
+        if len(self._slopes) != len(self.ms) or any(
+                s.shape != m.shape or s.dtype != m.dtype or s.device != m.device for s, m in zip(self._slopes, self.ms)):
+            self._slopes = [torch.empty_like(m, requires_grad=False) for m in self.ms]
+        return [self.penalty.slope_(m.detach(), s) for m, s in zip(self.ms, self._slopes)]
 
     @torch.no_grad()
     def after_backward(self, state: TrainState) -> None:
         if self.lam:
-            grads = [m.grad for m in self.ms]
-            torch._foreach_add_(grads, [self.penalty.slope(m) for m in self.ms], alpha=self.lam)
+            torch._foreach_add_([m.grad for m in self.ms], self.slopes(), alpha=self.lam)
 
     @torch.no_grad()
     def after_step(self, state: TrainState) -> None:
-        torch._foreach_clamp_min_(self.ms, 0.0)
-        torch._foreach_clamp_max_(self.ms, 1.0)
+        for m in self.ms:
+            m.clamp_(0.0, 1.0)
 
 
 class _DensityDrivenPenalty(_PenaltyProjection):
@@ -87,7 +143,7 @@ class _DensityDrivenPenalty(_PenaltyProjection):
 
     def __init__(self, ms: list[torch.Tensor], penalty: penalties.Penalty, lam_t: torch.Tensor,
                  alpha: float, target: float, dual_lr: float, total: int):
-        self.ms, self.penalty = ms, penalty
+        self.ms, self.penalty, self._slopes = ms, penalty, []
         self.lam_t, self.alpha, self.target, self.dual_lr, self.total = lam_t, alpha, target, dual_lr, total
 
     @property
@@ -99,8 +155,7 @@ class _DensityDrivenPenalty(_PenaltyProjection):
     def after_backward(self, state: TrainState) -> None:
         # grad + λ·R'(m), with λ in the gradients' precision (as ``alpha=λ`` rounds it)
         lam = self.lam_t.to(self.ms[0].dtype) if self.ms else self.lam_t
-        torch._foreach_addcmul_([m.grad for m in self.ms], [self.penalty.slope(m) for m in self.ms],
-                                [lam] * len(self.ms))
+        torch._foreach_addcmul_([m.grad for m in self.ms], self.slopes(), [lam] * len(self.ms))
 
     @torch.no_grad()
     def after_step(self, state: TrainState) -> None:
