@@ -201,7 +201,7 @@ class _Run:
                      callbacks=[*callbacks, _Checkpoint(self.store, r, phase, self.config.checkpoint_s)],
                      param_groups=param_groups,
                      generator=generator, seed=derive_seed(self.config.seed, "train", r, phase),
-                     start_step=start_step, resume=resume, round_index=r, phase=phase)
+                     start_step=start_step, resume=resume, round_index=r, phase=phase, group=self.world)
 
     def evaluate(self, model: nn.Module) -> tuple[float, float]:
         return distributed.evaluate(model, self.ds.X_test, self.ds.y_test, amp=self.config.amp)

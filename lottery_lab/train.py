@@ -443,6 +443,7 @@ def train(
     resume: Mapping[str, Any] | None = None,
     round_index: int | None = None,
     phase: str = "train",
+    group=None,
 ) -> TrainResult:
     """Train ``model`` in place on ``batches`` (an iterable of one epoch of ``(x, y)``, with ``len``).
 
@@ -458,6 +459,8 @@ def train(
         steps < k are drawn and skipped so the data order matches an uninterrupted run).
     resume : a :meth:`TrainState.state_dict` taken at an epoch end; training continues from it.
     round_index, phase : named in the progress bar and in the divergence error.
+    group : a :class:`lottery_lab.distributed.World` to train as one of its ranks: each global batch
+        is split over the ranks and the gradients averaged (DDP); ``None``: this process alone.
     """
     steps_per_epoch = len(batches)  # type: ignore[arg-type]
     if steps_per_epoch < 1:
@@ -472,9 +475,7 @@ def train(
                        round_index=round_index, phase=phase)
     masker = _Masker(model, masks)
     amp = autocast_dtype(device, config.amp)
-    from lottery_lab import distributed
-
-    group = distributed.world()  # under torchrun: each rank its slice of the batch, gradients averaged (DDP)
+    # a process group (lottery_lab.distributed.World): each rank its slice of the batch, gradients averaged by DDP
     net_model = model if group is None else group.wrap(model)
     forward = torch.compile(net_model) if config.compile else net_model
     where = f"round {round_index}, " if round_index is not None else ""

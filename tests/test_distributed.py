@@ -96,7 +96,8 @@ def test_a_global_batch_split_over_two_ranks_trains_as_one_process(tmp_path):
         torch.manual_seed(1)
         net = models.get("mlp", input_shape=(8,), num_classes=3, width=0.1)
         batches = Batches(X, y, 31, generator=torch.Generator().manual_seed(2))
-        loss = train(net, batches, cfg, generator=batches.generator, seed=3).train_loss
+        group = None if rank is None else distributed.world()
+        loss = train(net, batches, cfg, generator=batches.generator, seed=3, group=group).train_loss
         return {k: v.clone() for k, v in net.state_dict().items()}, loss
 
     one, loss_one = fit()
@@ -105,6 +106,45 @@ def test_a_global_batch_split_over_two_ranks_trains_as_one_process(tmp_path):
     for k in one:
         torch.testing.assert_close(w0[k], one[k], rtol=0, atol=2e-6)
     assert loss0 == loss1 and loss0 == pytest.approx(loss_one, rel=1e-5)  # the global batches' mean loss
+
+
+def test_batchnorm_under_ddp_is_each_slice_normalised_with_rank_0s_running_statistics(tmp_path):
+    """A BatchNorm network (VGG-11) trained on two ranks equals, to rounding, the same training written
+    out in one process: each half-batch normalised by its own statistics, the gradient the mean of the
+    halves', and the running statistics those of rank 0's halves (DDP's ``broadcast_buffers``)."""
+    g = torch.Generator().manual_seed(0)
+    X, y = torch.randn(64, 1, 8, 8, generator=g), torch.randint(0, 3, (64,), generator=g)
+    cfg = TrainConfig(epochs=2, batch_size=16, lr=0.05, momentum=0.9, amp=False, progress=False)
+
+    def build():
+        torch.manual_seed(1)
+        return models.get("vgg11", input_shape=(1, 8, 8), num_classes=3, width=0.125)
+
+    def fit(rank):
+        net = build()
+        batches = Batches(X, y, 16, generator=torch.Generator().manual_seed(2))
+        train(net, batches, cfg, generator=batches.generator, seed=3, group=distributed.world())
+        return {k: v.clone() for k, v in net.state_dict().items()}
+
+    net = build()
+    opt = torch.optim.SGD(net.parameters(), lr=cfg.lr, momentum=cfg.momentum)
+    net.train()
+    batches = Batches(X, y, 16, generator=torch.Generator().manual_seed(2))  # one order per epoch, as train's
+    for _ in range(cfg.epochs):
+        for xb, yb in batches:
+            (x0, x1), (y0, y1) = xb.tensor_split(2), yb.tensor_split(2)
+            kept = {k: b.clone() for k, b in net.named_buffers()}
+            opt.zero_grad()
+            (torch.nn.functional.cross_entropy(net(x1), y1) / 2).backward()
+            with torch.no_grad():  # rank 1's update of the running statistics is overwritten by rank 0's
+                for k, b in net.named_buffers():
+                    b.copy_(kept[k])
+            (torch.nn.functional.cross_entropy(net(x0), y0) / 2).backward()
+            opt.step()
+    w0, w1 = in_group(fit, tmp_path)
+    assert all(torch.equal(w0[k], w1[k]) for k in w0)
+    for k, v in net.state_dict().items():
+        torch.testing.assert_close(w0[k], v, rtol=1e-4, atol=1e-5)
 
 
 def test_two_processes_play_the_one_process_run_and_only_rank_0_writes(tmp_path):
