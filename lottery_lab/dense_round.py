@@ -55,15 +55,22 @@ def dense_dir(config, data_fingerprint: str | None = None) -> Path | None:
     return Path(config.out_dir) / DENSE_DIR / key(config, data_fingerprint)
 
 
-def _train_shared(run, folder: Path):
-    """Train round 0 of ``run`` into the shared ``folder`` (its lock held); returns the shared store."""
+#: what a damaged file of the shared folder becomes
+_ACTION = "the next run that needs it retrains it"
+
+
+def _train_shared(run, folder: Path, shared=None):
+    """Train round 0 of ``run`` into the shared ``folder`` (its lock held) unless it is there; returns
+    the shared store (``shared``: that store, for a process group's ranks)."""
     from lottery_lab.runs import RunStore, save_verified
 
-    shared = RunStore(folder, run.device, action="the next run that needs it retrains it")
+    if shared is None:
+        shared = RunStore(folder, run.device, action=_ACTION)
     if shared.finished_round(0, ("rewind.pt",)) is not None:
         return shared
     record = key_fields(run.config, run.record.get("data_fingerprint"))
-    save_verified(folder / "dense.json", (json.dumps(record, indent=2, sort_keys=True) + "\n").encode())
+    if shared.writes:
+        save_verified(folder / "dense.json", (json.dumps(record, indent=2, sort_keys=True) + "\n").encode())
     own = run.store
     run.store = shared  # checkpoints, θ_k and the final weights go to the shared folder
     try:
@@ -81,10 +88,11 @@ def round0(run) -> dict:
         row = run.train_round0()
         COUNTS["dense"] += 1
         return row
-    from lottery_lab.runs import folder_lock
+    from lottery_lab.distributed import run_store
 
-    with folder_lock(folder):
-        shared = _train_shared(run, folder)
+    shared = run_store(folder, run.device, _ACTION)  # under a process group: rank 0 locks, reads, writes
+    with shared.lock():
+        _train_shared(run, folder, shared)
         metrics = shared.load_json(0, "metrics.json")
         mask, rewind, weights = (shared.load(0, n) for n in ("mask.pt", "rewind.pt", "weights.pt"))
     run.model.load_state_dict(weights)

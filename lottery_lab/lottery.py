@@ -34,12 +34,12 @@ from typing import Any, Callable, Sequence
 import torch
 from torch import nn
 
+from lottery_lab import distributed
 from lottery_lab import masks as masks_lib
 from lottery_lab import methods
 from lottery_lab.runs import LotteryResult, RunStore, load  # noqa: F401  (re-exported)
 from lottery_lab.config import NOT_HASHED, LotteryConfig  # noqa: F401  (re-exported; torch-free module)
-from lottery_lab.train import (Callback, TrainConfig, TrainState, evaluate,
-                               select_device, train)
+from lottery_lab.train import Callback, TrainConfig, TrainState, select_device, train
 
 __all__ = ["LotteryConfig", "LotteryResult", "play", "load", "derive_seed", "run_dir"]
 
@@ -143,7 +143,8 @@ class _Run:
         from lottery_lab import data as data_lib
 
         self.config = config
-        self.device = select_device(config.device)
+        self.device = distributed.local_device(select_device(config.device))
+        self.world = distributed.world()  # under torchrun: one run across the group's processes
         ds, fingerprint = _dataset(config, data)
         self.ds = ds.to(self.device)
         self.channels_last = self.ds.X_train.ndim == 4  # images: NHWC convolutions are faster
@@ -156,6 +157,8 @@ class _Run:
         self.batches = data_lib.Batches(self.ds.X_train, self.ds.y_train, config.batch_size, shuffle=True,
                                         augment=self.ds.augment, generator=self.data_gen)
         self.total = self.train_cfg.total_steps(len(self.batches))
+        if self.world is not None:
+            distributed.check_batches(len(self.ds.y_train), config.batch_size, self.world.size)
         if config.rewind_iter >= self.total:
             raise ValueError(
                 f"rewind_iter={config.rewind_iter} is beyond the training length: it must be < "
@@ -168,7 +171,7 @@ class _Run:
         _check_model_fits(self.model, self.ds, config)  # before the run folder exists
         folder = None if config.out_dir is None else Path(config.out_dir) / (
             f"{config.method}-{config.short_hash(fingerprint)}")
-        self.store = RunStore(folder, self.device, action="play recomputes it now")
+        self.store = distributed.run_store(folder, self.device, action="play recomputes it now")
         self.record = {"config": config.to_dict(), "hash": config.short_hash(fingerprint),
                        "hashed": config.hashed_fields(), "data_fingerprint": fingerprint}
         self.extra = ("rewind.pt",)
@@ -198,10 +201,10 @@ class _Run:
                      callbacks=[*callbacks, _Checkpoint(self.store, r, phase, self.config.checkpoint_s)],
                      param_groups=param_groups,
                      generator=generator, seed=derive_seed(self.config.seed, "train", r, phase),
-                     start_step=start_step, resume=resume, round_index=r, phase=phase)
+                     start_step=start_step, resume=resume, round_index=r, phase=phase, group=self.world)
 
     def evaluate(self, model: nn.Module) -> tuple[float, float]:
-        return evaluate(model, self.ds.X_test, self.ds.y_test, amp=self.config.amp)
+        return distributed.evaluate(model, self.ds.X_test, self.ds.y_test, amp=self.config.amp)
 
     # the rounds ------------------------------------------------------------------------------
     def round0(self) -> dict:
@@ -250,6 +253,8 @@ class _Run:
             t0 = time.perf_counter()
         mask = self.method.prune(self.model, prev_mask, ctx, search)
         _check_mask(self.config.method, r, mask, prev_mask, self.method.revives)
+        if self.world is not None:  # computed alike on every rank: checked, and rank 0's kept
+            mask = self.world.same_mask(mask, f"round {r} ({self.config.method})")
         scores = self.method.scores(search)
         if scores is not None:
             self.store.save(r, "scores.pt", scores)
@@ -298,7 +303,7 @@ class _Run:
                 result = self.fit(self.model, r, "train", mask, start_step=self.config.rewind_iter)
                 train_loss, wall = result.train_loss, result.elapsed
             else:  # a strong ticket is evaluated as found: its weights and BatchNorm statistics
-                train_loss = evaluate(self.model, self.ds.X_train, self.ds.y_train, amp=self.config.amp)[1]
+                train_loss = distributed.evaluate(self.model, self.ds.X_train, self.ds.y_train, amp=self.config.amp)[1]
                 wall = 0.0
             acc, loss = self.evaluate(self.model)
             phases["train"] = {"test_acc": acc, "test_loss": loss, "train_loss": train_loss, "wall_s": wall}
@@ -376,9 +381,15 @@ def play(config: LotteryConfig, data=None) -> LotteryResult:
     -------
     LotteryResult
         ``rows[r]`` for rounds 0 … ``config.rounds``; finished rounds found on disk are reused.
+
+    Under an initialised ``torch.distributed`` process group (``torchrun``) every rank calls ``play``
+    with the same config and they play one run together (:mod:`lottery_lab.distributed`): same folder,
+    hash and results as one process, within the rounding of the sharded batches.
     """
     if not isinstance(config, LotteryConfig):
         raise TypeError(f"config must be a LotteryConfig, got {type(config).__name__}")
+    if not distributed.is_main():  # a process group's other ranks: no progress bars
+        config = replace(config, progress=False)
     run = _Run(config, data)
     store = run.store
     rows: list[dict] = []
@@ -394,6 +405,7 @@ def play(config: LotteryConfig, data=None) -> LotteryResult:
         finally:
             bar.close()
         store.tidy()
+    store = distributed.reader(store)
     return LotteryResult(rows, config, store.run_dir, store.masks(len(rows)), layers, store)
 
 

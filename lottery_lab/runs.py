@@ -281,9 +281,16 @@ class RunStore:
             save_verified(path, _to_bytes(obj))
             self._warned.discard(path)
 
+    #: whether this store writes (a process group's other ranks only read: lottery_lab.distributed)
+    writes = True
+
+    def _checked(self, path: Path) -> tuple[bytes | None, str | None]:
+        """:func:`_read_checked` of ``path`` (a process group's ranks get rank 0's reading)."""
+        return _read_checked(path)
+
     def _read(self, r: int, name: str, device: torch.device | str | None) -> Any | None:
         path = self.round_dir(r) / name
-        data, why = _read_checked(path)
+        data, why = self._checked(path)
         if why is None and data is not None:
             obj, why = _decode(path, data, device)
             if why is None:

@@ -443,6 +443,7 @@ def train(
     resume: Mapping[str, Any] | None = None,
     round_index: int | None = None,
     phase: str = "train",
+    group=None,
 ) -> TrainResult:
     """Train ``model`` in place on ``batches`` (an iterable of one epoch of ``(x, y)``, with ``len``).
 
@@ -458,6 +459,8 @@ def train(
         steps < k are drawn and skipped so the data order matches an uninterrupted run).
     resume : a :meth:`TrainState.state_dict` taken at an epoch end; training continues from it.
     round_index, phase : named in the progress bar and in the divergence error.
+    group : a :class:`lottery_lab.distributed.World` to train as one of its ranks: each global batch
+        is split over the ranks and the gradients averaged (DDP); ``None``: this process alone.
     """
     steps_per_epoch = len(batches)  # type: ignore[arg-type]
     if steps_per_epoch < 1:
@@ -472,7 +475,9 @@ def train(
                        round_index=round_index, phase=phase)
     masker = _Masker(model, masks)
     amp = autocast_dtype(device, config.amp)
-    forward = torch.compile(model) if config.compile else model
+    # a process group (lottery_lab.distributed.World): each rank its slice of the batch, gradients averaged by DDP
+    net_model = model if group is None else group.wrap(model)
+    forward = torch.compile(net_model) if config.compile else net_model
     where = f"round {round_index}, " if round_index is not None else ""
     rng_devices = [device.index or 0] if device.type == "cuda" else []
 
@@ -503,10 +508,12 @@ def train(
                 loss_sum = torch.zeros((), device=device)
                 n = 0
                 for xb, yb in it:
+                    if group is not None:
+                        xb, yb, share = group.shard(xb, yb)
                     # under compile, a batch smaller than the largest seen (an epoch's last) runs eagerly:
                     # a new batch size would recompile the forward
                     full_batch = max(full_batch, len(xb))
-                    net = forward if len(xb) == full_batch else model
+                    net = forward if len(xb) == full_batch else net_model
                     factor = lr_factor(config, state.step, total)
                     for g in optimizer.param_groups:
                         g["lr"] = g["initial_lr"] * factor
@@ -515,6 +522,8 @@ def train(
                     objective = loss
                     for cb in callbacks:
                         objective = cb.on_loss(state, objective)
+                    if group is not None:  # the ranks' mean is then the global batch's gradient
+                        objective = objective * (share * group.size)
                     optimizer.zero_grad(set_to_none=True)
                     objective.backward()
                     for cb in callbacks:
@@ -522,13 +531,15 @@ def train(
                     optimizer.step()
                     masker.weights()
                     state.step += 1
-                    loss_sum += loss.detach().float()
+                    loss_sum += loss.detach().float() if group is None else loss.detach().float() * share
                     n += 1
                     for cb in callbacks:
                         cb.after_step(state)
                     bar.update(1)
                     if state.step >= total:
                         break
+                if group is not None:
+                    loss_sum = group.all_sum(loss_sum)
                 state.epoch_loss = float(loss_sum) / max(n, 1)
                 if not math.isfinite(state.epoch_loss):
                     raise TrainingDiverged(
@@ -540,6 +551,8 @@ def train(
                 for cb in callbacks:
                     cb.on_epoch_end(state)
             state.elapsed = time.perf_counter() - t0
+            if group is not None:
+                group.settle(model, f"{where}{phase}")
             for cb in callbacks:
                 cb.on_train_end(state)
         finally:

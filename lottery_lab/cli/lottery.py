@@ -64,7 +64,9 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser("run", help="play the lottery with any config",
                               description="Play the lottery: round 0 dense, then rounds of prune → rewind → "
-                                          "retrain. Options override --config FILE, which overrides defaults.")
+                                          "retrain. Options override --config FILE, which overrides defaults. Under "
+                                          "torchrun (torchrun --nproc-per-node N -m lottery_lab run …) the N "
+                                          "processes play the one run together (gloo on the CPU, NCCL on GPUs).")
     p.add_argument("--config", metavar="FILE", help="JSON file of LotteryConfig fields, or a run folder's "
                    "config.json (reruns that run in its folder: recomputes what is damaged)")
     p.add_argument("--download", action="store_true",
@@ -197,12 +199,17 @@ def _run(args) -> int:
             data.get(config.data, download=True, **{k: v for k, v in config.data_kw.items() if k == "root"})
     except (ValueError, TypeError, FileNotFoundError) as exc:
         return _fail(args, exc)
+    from lottery_lab import distributed
+
+    group = distributed.init_from_env(config.device)  # torchrun: the ranks play this run together
     t0 = time.perf_counter()
     try:
         result = play(config)
     except (ValueError, FileNotFoundError) as exc:  # settings checked against the data, missing files
-        return _fail(args, exc)
+        return _fail(args, exc) if group is None or group.rank == 0 else 2
     wall = time.perf_counter() - t0
+    if group is not None and group.rank != 0:  # rank 0 writes the plot and prints
+        return 0
     where = run_dir(config)
     plot = Path(args.plot) if args.plot else (where / "accuracy_vs_density.png" if where else None)
     if plot is not None:
