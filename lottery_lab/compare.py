@@ -36,6 +36,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from lottery_lab.results import mean_std
+
 __all__ = ["Recipe", "RECIPES", "TARGETS", "SEEDS", "QUICK", "Planned", "Comparison", "recipe_for", "build_grid",
            "reach", "play_to", "bin_of", "aggregate", "dense_baseline", "compare"]
 
@@ -258,11 +260,10 @@ def aggregate(rows: Iterable[Mapping], targets: Sequence[float] = TARGETS) -> li
             picked = [best[k] for k in sorted(best) if k[0] == method and k[1] == t]
             if not picked:
                 continue
-            d = np.array([float(r["density"]) for r in picked])
-            a = np.array([float(r["test_acc"]) for r in picked])
-            out.append({"method": method, "target": float(t), "density_mean": float(d.mean()),
-                        "density_std": float(d.std()), "test_acc_mean": float(a.mean()),
-                        "test_acc_std": float(a.std()), "n": len(picked),
+            d_mean, d_std, n = mean_std(r["density"] for r in picked)
+            a_mean, a_std, _ = mean_std(r["test_acc"] for r in picked)
+            out.append({"method": method, "target": float(t), "density_mean": d_mean, "density_std": d_std,
+                        "test_acc_mean": a_mean, "test_acc_std": a_std, "n": n,
                         "seeds": [int(r["seed"]) for r in picked]})
     return out
 
@@ -275,9 +276,8 @@ def dense_baseline(rows: Iterable[Mapping]) -> dict | None:
             by_seed.setdefault(int(row["seed"]), float(row["test_acc"]))
     if not by_seed:
         return None
-    a = np.array(list(by_seed.values()))
-    return {"test_acc_mean": float(a.mean()), "test_acc_std": float(a.std()), "n": len(a),
-            "seeds": sorted(by_seed)}
+    a_mean, a_std, n = mean_std(by_seed.values())
+    return {"test_acc_mean": a_mean, "test_acc_std": a_std, "n": n, "seeds": sorted(by_seed)}
 
 
 # ---------------------------------------------------------------------------------- the result
