@@ -17,15 +17,16 @@ DENSITY_TICKS = (1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001)
 
 def subplots(nrows: int = 1, ncols: int = 1, figsize: tuple[float, float] = (6.0, 4.0), fig: Any = None,
              **kw: Any):
-    """``(fig, axes)``: on ``fig`` when given (e.g. a ``Figure()``), else a new pyplot figure
-    (shown inline in notebooks), both with the constrained layout unless ``layout`` says otherwise."""
+    """``(fig, axes)``: on ``fig`` when given (an empty ``Figure()``, resized to ``figsize``), else a new
+    pyplot figure (shown inline in notebooks); the constrained layout unless ``layout`` says otherwise."""
+    layout = kw.pop("layout", "constrained")
     if fig is None:
         import matplotlib.pyplot as plt
 
-        kw.setdefault("layout", "constrained")
-        return plt.subplots(nrows, ncols, figsize=figsize, **kw)
-    if kw.pop("layout", "constrained") and hasattr(fig, "set_layout_engine"):
-        fig.set_layout_engine("constrained")
+        return plt.subplots(nrows, ncols, figsize=figsize, layout=layout, **kw)
+    fig.set_size_inches(*figsize)
+    if layout is not None:
+        fig.set_layout_engine(layout)
     return fig, fig.subplots(nrows, ncols, **kw)
 
 
