@@ -6,7 +6,6 @@ Runs use the synthetic dataset (a few hundred points, 1 epoch): seconds each.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 
@@ -14,7 +13,6 @@ import numpy as np
 import pytest
 
 from lottery_lab import cli, compare, lottery, methods
-from lottery_lab.cli import compare as compare_cli
 from lottery_lab.compare import Recipe
 
 TINY = {"data": "synthetic", "model": "mlp", "epochs": 1, "data_kw": {"n_train": 256},
@@ -192,10 +190,8 @@ def test_method_explorer_plays_and_draws(monkeypatch):
 # ------------------------------------------------------------------------------------------ CLI
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="lottery-lab")
-    compare_cli.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    return args.func(args)
+    """``lottery-lab ARGV`` in-process, through the one error handler of :func:`lottery_lab.cli.main`."""
+    return cli.main(argv)
 
 
 def test_registered_in_the_lottery_lab_command():
