@@ -36,8 +36,10 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from lottery_lab.results import mean_std
+
 __all__ = ["Recipe", "RECIPES", "TARGETS", "SEEDS", "QUICK", "Planned", "Comparison", "recipe_for", "build_grid",
-           "reach", "play_to", "bin_of", "aggregate", "dense_baseline", "compare"]
+           "reach", "play_to", "bin_of", "aggregate", "dense_baseline", "compare", "plan"]
 
 #: the densities compared, the seeds, and the reduced setting (tests, notebooks in quick mode)
 from lottery_lab._choices import QUICK, SEEDS, TARGETS  # noqa: E402,F401  (torch-free home)
@@ -258,11 +260,10 @@ def aggregate(rows: Iterable[Mapping], targets: Sequence[float] = TARGETS) -> li
             picked = [best[k] for k in sorted(best) if k[0] == method and k[1] == t]
             if not picked:
                 continue
-            d = np.array([float(r["density"]) for r in picked])
-            a = np.array([float(r["test_acc"]) for r in picked])
-            out.append({"method": method, "target": float(t), "density_mean": float(d.mean()),
-                        "density_std": float(d.std()), "test_acc_mean": float(a.mean()),
-                        "test_acc_std": float(a.std()), "n": len(picked),
+            d_mean, d_std, n = mean_std(r["density"] for r in picked)
+            a_mean, a_std, _ = mean_std(r["test_acc"] for r in picked)
+            out.append({"method": method, "target": float(t), "density_mean": d_mean, "density_std": d_std,
+                        "test_acc_mean": a_mean, "test_acc_std": a_std, "n": n,
                         "seeds": [int(r["seed"]) for r in picked]})
     return out
 
@@ -275,9 +276,8 @@ def dense_baseline(rows: Iterable[Mapping]) -> dict | None:
             by_seed.setdefault(int(row["seed"]), float(row["test_acc"]))
     if not by_seed:
         return None
-    a = np.array(list(by_seed.values()))
-    return {"test_acc_mean": float(a.mean()), "test_acc_std": float(a.std()), "n": len(a),
-            "seeds": sorted(by_seed)}
+    a_mean, a_std, n = mean_std(by_seed.values())
+    return {"test_acc_mean": a_mean, "test_acc_std": a_std, "n": n, "seeds": sorted(by_seed)}
 
 
 # ---------------------------------------------------------------------------------- the result
@@ -368,6 +368,35 @@ def compare(methods: Sequence[str] | None = None, *, data: str = "mnist5k", mode
     **config : other :class:`~lottery_lab.lottery.LotteryConfig` fields (``lr``, ``batch_size``,
         ``data_kw``, ``device`` …).
     """
+    t0 = time.perf_counter()
+    runs, rows = [], []
+    with _folder(out_dir) as where:
+        grid, settings = plan(methods, data=data, model=model, targets=targets, seeds=seeds, epochs=epochs,
+                              quick=quick, out_dir=where, recipes=recipes, method_kw=method_kw, **config)
+        settings["out_dir"] = out_dir
+        from lottery_lab import sweep  # the runs in parallel (jobs/executor), each dense round trained once
+
+        stats = sweep.Stats()
+        done = sweep.run([e.config for e in grid], jobs=jobs, executor=executor, threads=threads, progress=progress,
+                         stats=stats, task=reach_task, items=[(e, min(settings["targets"])) for e in grid],
+                         finished=reach_finished)
+        for entry, (result_rows, result_dir, trained) in zip(grid, done):
+            c = entry.config
+            rows.extend(result_rows)
+            runs.append({"method": c.method, "seed": c.seed, "target": entry.target, "method_kw": c.method_kw,
+                         "recipe": entry.recipe.describe(), "trained": trained, "rows": result_rows,
+                         "run_dir": None if out_dir is None else result_dir})
+    targets = settings["targets"]
+    return Comparison(aggregate(rows, targets), dense_baseline(rows), runs, settings, time.perf_counter() - t0,
+                      {"dense_trainings": stats.dense_trainings, "runs_trained": sum(r["trained"] for r in runs)})
+
+
+def plan(methods: Sequence[str] | None = None, *, data: str = "mnist5k", model: str = "mlp",
+         targets: Sequence[float] | None = None, seeds: Sequence[int] | None = None, epochs: int | None = None,
+         quick: bool = False, out_dir: str | None = "runs", recipes: Mapping[str, Sequence[Recipe]] | None = None,
+         method_kw: Mapping[str, Mapping[str, Any]] | None = None, **config: Any) -> tuple[list[Planned], dict]:
+    """``(grid, settings)``: the runs :func:`compare` plays with these arguments (their first rounds) and
+    the settings it reports, every config checked; nothing is played (``lottery-lab compare --dry-run``)."""
     from lottery_lab import data as data_lib
 
     if data not in data_lib.names():
@@ -376,29 +405,13 @@ def compare(methods: Sequence[str] | None = None, *, data: str = "mnist5k", mode
     targets = tuple(base.get("targets", TARGETS) if targets is None else targets)
     seeds = tuple(base.get("seeds", SEEDS) if seeds is None else seeds)
     epochs = base.get("epochs", 10) if epochs is None else epochs
-    t0 = time.perf_counter()
-    runs, rows = [], []
-    with _folder(out_dir) as where:
-        grid = build_grid(methods, targets, seeds, recipes=recipes, method_kw=method_kw, data=data, model=model,
-                          epochs=epochs, out_dir=where, progress=False, **config)
-        from lottery_lab import sweep  # the runs in parallel (jobs/executor), each dense round trained once
-
-        stats = sweep.Stats()
-        done = sweep.run([e.config for e in grid], jobs=jobs, executor=executor, threads=threads, progress=progress,
-                         stats=stats, task=reach_task, items=[(e, min(targets)) for e in grid],
-                         finished=reach_finished)
-        for entry, (result_rows, result_dir, trained) in zip(grid, done):
-            c = entry.config
-            rows.extend(result_rows)
-            runs.append({"method": c.method, "seed": c.seed, "target": entry.target, "method_kw": c.method_kw,
-                         "recipe": entry.recipe.describe(), "trained": trained, "rows": result_rows,
-                         "run_dir": None if out_dir is None else result_dir})
+    grid = build_grid(methods, targets, seeds, recipes=recipes, method_kw=method_kw, data=data, model=model,
+                      epochs=epochs, out_dir=out_dir, progress=False, **config)
     names = list(dict.fromkeys(p.config.method for p in grid))
     settings = {"data": data, "model": model, "methods": names, "targets": list(targets), "seeds": list(seeds),
                 "epochs": epochs, "out_dir": out_dir, "config": dict(config),
                 "recipes": {p.config.method: p.recipe.describe() for p in grid}}
-    return Comparison(aggregate(rows, targets), dense_baseline(rows), runs, settings, time.perf_counter() - t0,
-                      {"dense_trainings": stats.dense_trainings, "runs_trained": sum(r["trained"] for r in runs)})
+    return grid, settings
 
 
 # sweep tasks (module level: worker processes import them by name) ------------------------------

@@ -1,5 +1,9 @@
 """Run directories: where a lottery run keeps its records, and how a rerun finds and resumes them.
 
+Storage only: how a run's rows are shown (its table and CSV, the summaries over seeds) lives in
+:mod:`lottery_lab.results`, its figures in :mod:`lottery_lab.plots`; :class:`LotteryResult` (what
+:func:`load` and :func:`lottery_lab.lottery.play` return) only hands its rows to them.
+
 Layout (``runs/<method>-<short hash>/``)::
 
     config.json                 the config (all fields), its hash and the custom data's fingerprint
@@ -32,7 +36,6 @@ media can be loaded and reported.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
@@ -48,6 +51,7 @@ from typing import TYPE_CHECKING, Any, ContextManager, Mapping
 import torch
 
 from lottery_lab._files import _umask, atomic_write, save_figure  # noqa: F401  (re-exported)
+from lottery_lab.results import ROW_KEYS, csv_bytes, run_table  # noqa: F401  (ROW_KEYS re-exported)
 
 if TYPE_CHECKING:  # pragma: no cover
     from lottery_lab.config import LotteryConfig
@@ -56,8 +60,6 @@ __all__ = ["RunStore", "LotteryResult", "Damaged", "load", "atomic_write", "save
            "read_verified", "load_verified", "folder_lock", "CorruptFileWarning", "LOCK_NAME"]
 
 log = logging.getLogger("lottery_lab")
-
-ROW_KEYS = ("round", "density", "test_acc", "test_loss", "train_loss", "method", "seed", "wall_s")
 
 #: The lock file :func:`folder_lock` creates inside a run folder.
 LOCK_NAME = ".lock"
@@ -410,7 +412,7 @@ class RunStore:
         """Rewrite ``results.csv`` (checksummed) from ``rows`` unless it already holds exactly them."""
         if self.run_dir is not None:
             path = self.run_dir / "results.csv"
-            new = _csv_bytes(rows)
+            new = csv_bytes(rows)
             data, why = _read_checked(path)
             if why is not None and not _legacy(path):
                 self._corrupt(path, why)
@@ -424,19 +426,7 @@ def _to_bytes(obj: Any) -> bytes:
     return buf.getvalue()
 
 
-def _csv_bytes(rows: list[dict]) -> bytes:
-    keys: list[str] = [k for k in ROW_KEYS if any(k in row for row in rows)]
-    for row in rows:
-        keys += [k for k in row if k not in keys]
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in keys})
-    return buf.getvalue().encode()
-
-
-# ---------------------------------------------------------------------------------- the result
+# ------------------------------------------------------------------------------ reading a run
 
 class _StoredMasks(Sequence):
     """``masks[i]``: the mask of the i-th finished round (``rounds[i]``), loaded when asked for."""
@@ -469,8 +459,8 @@ class LotteryResult:
     run_dir : where the records live (``None`` for ``out_dir=None``).
     masks : ``masks[i]`` is the mask of ``rows[i]`` (loaded on access for runs on disk).
     layer_densities : per row, parameter name -> density.
-    damaged : from :func:`load`, the stored files that failed verification (never from ``play``,
-        which recomputes them).
+    damaged : from :func:`load`, the stored files that failed verification (never
+        from ``play``, which recomputes them).
     recompute : the command that recomputes what ``damaged`` names (``None`` when nothing is damaged).
     """
 
@@ -486,7 +476,8 @@ class LotteryResult:
     def scores(self, r: int) -> dict[str, torch.Tensor] | None:
         """The continuous scores round r's mask was cut from (the concave method's m), if kept.
 
-        A corrupt file gives ``None`` and a :class:`CorruptFileWarning` saying how to recompute it.
+        A corrupt file gives ``None`` and a :class:`CorruptFileWarning` saying how to
+        recompute it.
         """
         return None if self._store is None else self._store.load(r, "scores.pt")
 
@@ -495,49 +486,21 @@ class LotteryResult:
         return None if self._store is None else self._store.load(r, "weights.pt")
 
     def to_csv(self, path: str | os.PathLike) -> Path:
-        """Write :attr:`rows` as CSV; returns the path."""
+        """Write :attr:`rows` as CSV (atomically); returns the path."""
         path = Path(path)
-        atomic_write(path, _csv_bytes(self.rows))
+        atomic_write(path, csv_bytes(self.rows))
         return path
 
     def table(self) -> str:
-        """The rows as a fixed-width text table."""
-        cols = [("round", "round", "{:d}"), ("density", "density", "{:.4f}"), ("test_acc", "test acc", "{:.4f}"),
-                ("train_loss", "train loss", "{:.4f}"), ("wall_s", "wall s", "{:.1f}")]
-        if any("reinit_acc" in row for row in self.rows):
-            cols.append(("reinit_acc", "reinit acc", "{:.4f}"))
-        head = f"{self.config.method} (seed {self.config.seed})"
-        lines = [head, "  ".join(f"{title:>10}" for _, title, _ in cols)]
-        for row in self.rows:
-            cells = []
-            for key, _, fmt in cols:
-                v = row.get(key)
-                cells.append(f"{'-' if v is None else fmt.format(v):>10}")
-            lines.append("  ".join(cells))
-        return "\n".join(lines)
+        """The rows as a fixed-width text table (:func:`lottery_lab.results.run_table`)."""
+        return run_table(self.rows, f"{self.config.method} (seed {self.config.seed})")
 
     def plot(self, ax=None, label: str | None = None, **kw):
-        """Test accuracy against density (log x, pruning goes right); returns the axes."""
-        import matplotlib.pyplot as plt
-        from matplotlib.ticker import FuncFormatter
+        """Test accuracy against density (log x, pruning goes right); returns the axes
+        (:func:`lottery_lab.plots.lottery.result_curve`)."""
+        from lottery_lab.plots.lottery import result_curve
 
-        if ax is None:
-            _, ax = plt.subplots(figsize=(6, 4))
-        d = [row["density"] for row in self.rows]
-        line, = ax.plot(d, [row["test_acc"] for row in self.rows], marker="o",
-                        label=label or self.config.method, **kw)
-        re = [(row["density"], row["reinit_acc"]) for row in self.rows if row.get("reinit_acc") is not None]
-        if re:
-            ax.plot(*zip(*re), marker="x", linestyle="--", color=line.get_color(),
-                    label=f"{label or self.config.method} (reinit)")
-        ax.set_xscale("log")
-        if not ax.xaxis_inverted():
-            ax.invert_xaxis()
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{100 * x:g}%"))
-        ax.set_xlabel("density (fraction of weights kept)")
-        ax.set_ylabel("test accuracy")
-        ax.legend()
-        return ax
+        return result_curve(self, ax=ax, label=label, **kw)
 
     def __str__(self) -> str:
         return self.table()

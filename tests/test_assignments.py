@@ -160,7 +160,9 @@ def test_build_refuses_bad_input(tmp_path):
 
 
 def test_cli(tmp_path, capsys):
-    assert main(["assignments", "build", str(tmp_path / "out"), "--source", str(tmp_path / "nope")]) == 2
+    with pytest.raises(SystemExit) as exc:
+        main(["assignments", "build", str(tmp_path / "out"), "--source", str(tmp_path / "nope")])
+    assert exc.value.code == 2
     assert "is not a folder" in capsys.readouterr().err
     assert main(["assignments", "list", "--chapter", "theory"]) == 0
     listing = capsys.readouterr().out

@@ -133,7 +133,7 @@ def test_full_disk_is_one_message_naming_the_folder(tmp_path, capsys, monkeypatc
     monkeypatch.setattr(runs, "atomic_write", full)
     out = tmp_path / "runs"
     line = _error(capsys, ["run", *TINY, "--out-dir", str(out)])
-    assert line.startswith("lottery-lab: error: No space left on device: ") and str(out) in line
+    assert line.startswith("lottery-lab run: error: No space left on device: ") and str(out) in line
     assert "rerun" in line
 
 
@@ -146,7 +146,7 @@ def test_training_diverged_is_one_message(capsys, monkeypatch):
 
     monkeypatch.setattr(lottery, "play", diverge)
     line = _error(capsys, ["run", *TINY, "--out-dir", "none", "--lr", "1e6"])
-    assert line == "lottery-lab: error: training diverged in round 0, epoch 1 (train): the mean loss is nan; lower lr"
+    assert line == "lottery-lab run: error: training diverged in round 0, epoch 1 (train): the mean loss is nan; lower lr"
 
 
 def test_report_names_a_config_json_that_is_not_json(tmp_path, capsys):

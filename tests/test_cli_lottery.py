@@ -20,11 +20,8 @@ TINY = ["--data", "synthetic", "--epochs", "1", "--rounds", "2", "--no-progress"
 
 
 def main(argv: list[str]) -> int:
-    """The subcommands of this module, parsed as ``lottery-lab`` parses them."""
-    parser = argparse.ArgumentParser(prog="lottery-lab")
-    lottery_cli.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    return args.func(args)
+    """``lottery-lab ARGV`` in-process, through the one error handler of :func:`lottery_lab.cli.main`."""
+    return cli.main(argv)
 
 
 def run_json(argv: list[str], capsys) -> dict:

@@ -6,15 +6,14 @@ Runs use the synthetic dataset (a few hundred points, 1 epoch): seconds each.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 
 import numpy as np
 import pytest
+import torch
 
 from lottery_lab import cli, compare, lottery, methods
-from lottery_lab.cli import compare as compare_cli
 from lottery_lab.compare import Recipe
 
 TINY = {"data": "synthetic", "model": "mlp", "epochs": 1, "data_kw": {"n_train": 256},
@@ -192,10 +191,8 @@ def test_method_explorer_plays_and_draws(monkeypatch):
 # ------------------------------------------------------------------------------------------ CLI
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="lottery-lab")
-    compare_cli.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    return args.func(args)
+    """``lottery-lab ARGV`` in-process, through the one error handler of :func:`lottery_lab.cli.main`."""
+    return cli.main(argv)
 
 
 def test_registered_in_the_lottery_lab_command():
@@ -205,7 +202,9 @@ def test_registered_in_the_lottery_lab_command():
 def test_cli_round_trip_quick_json(tmp_path, capsys):
     argv = ["compare", "--quick", "--methods", "imp,l0,edge_popup", "--data", "synthetic", "--epochs", "1",
             "--data-kw", '{"n_train": 256}', "--out-dir", str(tmp_path), "--no-progress"]
+    threads = torch.get_num_threads()
     assert main(argv + ["--json"]) == 0
+    assert torch.get_num_threads() == threads  # the in-process policy's thread count is given back
     out = json.loads(capsys.readouterr().out)
     assert out["settings"]["seeds"] == [0] and out["settings"]["targets"] == [0.2, 0.05]
     assert out["settings"]["methods"] == ["imp", "l0", "edge_popup"]

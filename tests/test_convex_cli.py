@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from lottery_lab.cli import main
 
 
@@ -19,5 +21,8 @@ def test_convex_quick_json_writes_figures(tmp_path, capsys):
 
 
 def test_convex_bad_pair_exits_2(capsys):
-    assert main(["convex", "--pair", "3", "3", "--quick"]) == 2
-    assert "different" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["convex", "--pair", "3", "3", "--quick"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lottery-lab convex: error: ") and "different" in err and len(err.splitlines()) == 1

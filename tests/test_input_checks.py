@@ -120,7 +120,9 @@ def test_assignments_without_a_checkout_say_so(tmp_path, monkeypatch, capsys):
     from lottery_lab.cli import assignments as assignments_cli
 
     monkeypatch.setattr(assignments_cli, "DEFAULT_SOURCE", tmp_path / "site-packages" / "notebooks" / "assignments")
-    assert cli.main(["assignments", "build", str(tmp_path / "out")]) == 2
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["assignments", "build", str(tmp_path / "out")])
+    assert exc.value.code == 2
     err = capsys.readouterr().err
     assert "not installed with the package" in err and "--source" in err
     assert not (tmp_path / "out").exists()

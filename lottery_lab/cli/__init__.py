@@ -3,10 +3,15 @@
 Each subcommand lives in the module that owns its work and exposes ``register(subparsers)``, which
 adds its parser and sets ``func`` (called with the parsed arguments, returns an exit code).
 
-Errors the package raises on purpose (bad values and kinds, files that cannot be read or written, a
-diverged training) end as ``lottery-lab: error: …`` on stderr and exit code 2, never a traceback;
-``LOTTERY_LAB_TRACEBACK=1`` re-raises them for debugging. Subcommands check where they will write
-(:func:`check_output_dir`, :func:`check_output_file`) before any work.
+One convention for every command (the shared options are in :mod:`lottery_lab.cli.options`):
+``--out-dir`` for where results go (``--out`` accepted as its alias), ``--json`` for a
+machine-readable summary, ``--threads`` where torch trains, ``--device auto`` by default, files written
+atomically, and one error handler: a command raises, :func:`main` answers. Errors the package raises on
+purpose (bad values and kinds, files that cannot be read or written, a diverged training) end as one
+line ``lottery-lab COMMAND: error: …`` on stderr and exit code 2 (``SystemExit(2)``, as argparse's
+own errors), never a traceback; ``LOTTERY_LAB_TRACEBACK=1`` re-raises them for debugging.
+Subcommands check where they will write (:func:`check_output_dir`, :func:`check_output_file`) before
+any work.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import NoReturn
 
 #: modules that contribute subcommands, imported only when the command line is parsed
 COMMAND_MODULES = (
@@ -40,7 +46,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for mod in COMMAND_MODULES:
         importlib.import_module(mod).register(sub)
+    _own_parsers(parser)
     return parser
+
+
+def _own_parsers(parser: argparse.ArgumentParser) -> None:
+    """Every (sub)parser records itself as ``_parser`` in what it parses: :func:`fail` answers
+    through the innermost command's parser (its name heads the message)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for p in action.choices.values():
+                p.set_defaults(_parser=p)
+                _own_parsers(p)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,18 +66,22 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2
-    from lottery_lab.train import TrainingDiverged
-
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("lottery-lab: interrupted (finished rounds are kept; rerun to resume)", file=sys.stderr)
         return 130
-    except (ValueError, TypeError, OSError, RuntimeError, TrainingDiverged) as exc:
+    except (ValueError, TypeError, OSError, RuntimeError, FloatingPointError) as exc:  # TrainingDiverged too
         if os.environ.get("LOTTERY_LAB_TRACEBACK"):
             raise
-        print(f"lottery-lab: error: {describe_error(exc, args)}", file=sys.stderr)
-        return 2
+        fail(args, describe_error(exc, args), parser)
+
+
+def fail(args: argparse.Namespace | None, message: str, parser: argparse.ArgumentParser | None = None) -> NoReturn:
+    """The one way a command reports an error: ``PROG COMMAND: error: MESSAGE`` on stderr, exit code 2."""
+    where = getattr(args, "_parser", None) or parser
+    print(f"{where.prog if where is not None else 'lottery-lab'}: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
 
 
 def describe_error(exc: BaseException, args: argparse.Namespace | None = None) -> str:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
+import json
 from pathlib import Path
+
+from lottery_lab.cli.options import add_json
 
 __all__ = ["register"]
 
@@ -46,24 +48,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     t.set_defaults(func=_tag)
     ls = actions.add_parser("list", help="the tasks the grader knows: id, points, checks, what to implement")
     ls.add_argument("--chapter", default=None, help="convex, lottery, methods or theory (default: all)")
+    add_json(ls)
     ls.set_defaults(func=_list)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
-
-
-def _fail(err: Exception) -> int:
-    print(f"lottery-lab assignments: error: {err}", file=sys.stderr)
-    return 2
 
 
 def _build(args: argparse.Namespace) -> int:
     from lottery_lab.assignments import build
     from lottery_lab.cli import check_output_dir
 
-    try:
-        check_output_dir(args.out_dir, "OUT_DIR")
-        written = build(_source(args.source), args.out_dir)
-    except ValueError as err:
-        return _fail(err)
+    check_output_dir(args.out_dir, "OUT_DIR")
+    written = build(_source(args.source), args.out_dir)
     for path in written:
         print(f"wrote {path}")
     return 0
@@ -72,10 +67,7 @@ def _build(args: argparse.Namespace) -> int:
 def _tag(args: argparse.Namespace) -> int:
     from lottery_lab.assignments import tag_folder
 
-    try:
-        tagged = tag_folder(_source(args.source))
-    except ValueError as err:
-        return _fail(err)
+    tagged = tag_folder(_source(args.source))
     for path, changed in tagged:
         print(f"{'tagged' if changed else 'up to date'} {path}")
     return 0
@@ -86,10 +78,11 @@ def _list(args: argparse.Namespace) -> int:
 
     from lottery_lab.grading import tasks
 
-    try:
-        found = tasks(args.chapter)
-    except ValueError as err:
-        return _fail(err)
+    found = tasks(args.chapter)
+    if args.json:
+        print(json.dumps([{"id": t.id, "points": t.points, "checks": len(t.cases(np.random.default_rng(0))),
+                           "signature": t.signature, "title": t.title} for t in found], indent=2))
+        return 0
     width = max(len(t.id) for t in found)
     print(f"{'task':<{width}}  points  checks  what to implement")
     for t in found:

@@ -21,12 +21,12 @@ import json
 import shutil
 import sys
 import time
-import typing
 from pathlib import Path
 from typing import Any
 
 from lottery_lab._files import save_figure
-from lottery_lab.cli import check_output_dir, check_output_file, plot_suffixes, positive_int
+from lottery_lab.cli import check_output_dir, check_output_file, plot_suffixes
+from lottery_lab.cli.options import add_dataclass_options, add_json, add_out_dir, add_threads, config_fields
 
 #: The demo's settings (see ``lottery-lab demo --help``); ``--quick`` overrides a few for tests.
 DEMO = {
@@ -51,16 +51,15 @@ def register(subparsers) -> None:
     """Add the ``demo``, ``run`` and ``report`` subcommands."""
     p = subparsers.add_parser("demo", help="IMP vs concave vs random on mnist5k/LeNet-300-100 (offline, CPU, ~30 s)",
                               description=_demo_description())
-    p.add_argument("--out", default="lottery_lab_out/demo", help="folder for the runs and the plot "
-                   "(default: %(default)s; a rerun reuses finished rounds)")
+    add_out_dir(p, "lottery_lab_out/demo", "folder for the runs and the plot (default: %(default)s; a rerun "
+                "reuses finished rounds)")
     p.add_argument("--fresh", action="store_true", help="delete the demo's earlier runs first")
     p.add_argument("--quick", action="store_true", help="a seconds-long smoke version (tiny data, 1 epoch, "
                    "2 rounds: does not reach 5%% density)")
-    p.add_argument("--threads", type=positive_int, default=1,
-                   help="torch CPU threads (default: %(default)s — LeNet's matrices are small, and one thread "
-                        "stays fast when other processes share the cores)")
-    _json_flag(p)
-    p.set_defaults(func=_demo, _parser=p)
+    add_threads(p, 1, "torch CPU threads (default: %(default)s — LeNet's matrices are small, and one thread "
+                      "stays fast when other processes share the cores)")
+    add_json(p)
+    p.set_defaults(func=_demo)
 
     p = subparsers.add_parser("run", help="play the lottery with any config",
                               description="Play the lottery: round 0 dense, then rounds of prune → rewind → "
@@ -73,8 +72,9 @@ def register(subparsers) -> None:
                    help="download a file-based dataset (mnist, fashion-mnist, cifar10, cifar100) if missing")
     p.add_argument("--plot", metavar="PNG", help="where to write the plot (default: RUN_DIR/accuracy_vs_density.png)")
     add_dataclass_options(p.add_argument_group("config fields"), _config_cls())
-    _json_flag(p)
-    p.set_defaults(func=_run, _parser=p)
+    add_threads(p)
+    add_json(p)
+    p.set_defaults(func=_run)
 
     p = subparsers.add_parser("report", help="tables and plots of stored runs",
                               description="Re-plot and tabulate stored runs (mean ± std over seeds per method).")
@@ -82,75 +82,8 @@ def register(subparsers) -> None:
     p.add_argument("--plot", metavar="PNG", help="where to write the plot (default: no plot; report writes nothing "
                    "else)")
     p.add_argument("--by", default="method", help="row field that labels the lines (default: %(default)s)")
-    _json_flag(p)
-    p.set_defaults(func=_report, _parser=p)
-
-
-# ------------------------------------------------------------------------ options from a dataclass
-
-def add_dataclass_options(parser, cls) -> None:
-    """One ``--field-name`` option per dataclass field, typed from its annotation, help from metadata.
-
-    Options default to ``argparse.SUPPRESS``: only what the user gives appears in the namespace.
-    dict/list/tuple fields take JSON (tuples also a comma-separated list), bools take
-    ``--x/--no-x``, ``Optional`` fields also accept ``none``.
-    """
-    hints = typing.get_type_hints(cls)
-    for f in dataclasses.fields(cls):
-        kind, optional = _unwrap(hints[f.name])
-        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
-        help_ = f"{f.metadata.get('help', '')} (default: {json.dumps(default)})".strip()
-        kw: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS, "help": help_.replace("%", "%%")}
-        if kind is bool:
-            kw["action"] = argparse.BooleanOptionalAction
-        else:
-            kw["type"] = _parser_for(kind, optional, f.name)
-            kw["metavar"] = {dict: "JSON", list: "JSON", tuple: "LIST"}.get(kind, kind.__name__.upper())
-        parser.add_argument("--" + f.name.replace("_", "-"), **kw)
-
-
-def _unwrap(tp) -> tuple[type, bool]:
-    """(base type, whether None is allowed) of an annotation such as ``int | None`` or ``dict``."""
-    args = typing.get_args(tp)
-    optional = type(None) in args
-    if optional:
-        tp = next(a for a in args if a is not type(None))
-    origin = typing.get_origin(tp) or tp
-    return (origin if isinstance(origin, type) else str), optional
-
-
-def _parser_for(kind: type, optional: bool, name: str):
-    def parse(text: str):
-        if optional and text.lower() in ("none", "null"):
-            return None
-        if kind in (dict, list, tuple):
-            try:
-                value = json.loads(text)
-            except json.JSONDecodeError:
-                if kind is not tuple:
-                    raise argparse.ArgumentTypeError(f"--{name.replace('_', '-')} takes JSON, got {text!r}")
-                value = [_number(t) for t in text.split(",") if t.strip()]
-            if kind is dict and not isinstance(value, dict):
-                raise argparse.ArgumentTypeError(f"--{name.replace('_', '-')} takes a JSON object, got {text!r}")
-            if kind is tuple:  # a single JSON number is a one-item list: --milestones 0.5
-                return tuple(value) if isinstance(value, list) else (value,)
-            return value
-        return kind(text)
-    parse.__name__ = kind.__name__  # argparse names the type in "invalid int value" messages
-    return parse
-
-
-def _number(text: str) -> float | int | str:
-    for conv in (int, float):
-        try:
-            return conv(text)
-        except ValueError:
-            pass
-    return text.strip()
-
-
-def _json_flag(p) -> None:
-    p.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
+    add_json(p)
+    p.set_defaults(func=_report)
 
 
 def _config_cls():
@@ -173,40 +106,38 @@ def config_from_args(args: argparse.Namespace):
             raise ValueError(f"--config {path}: must hold a JSON object of config fields")
         if {"config", "hash", "hashed"} <= set(values) and isinstance(values["config"], dict):
             values = {**values["config"], "out_dir": str(path.resolve().parent.parent)}  # a run folder's record
-    values.update({f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)})
+    values.update(config_fields(args, cls))
     return cls.from_dict(values)
 
 
 # ---------------------------------------------------------------------------------------- commands
-
-def _fail(args, exc: Exception) -> int:
-    args._parser.error(str(exc))  # exits with status 2 and the message
-    return 2
-
 
 def _run(args) -> int:
     from lottery_lab.lottery import play, run_dir
 
     from lottery_lab import data
 
-    try:
-        config = config_from_args(args)
-        if config.data not in data.names():
-            raise ValueError(f"unknown data={config.data!r}; registered datasets: {', '.join(data.names())}")
-        check_output_dir(config.out_dir, "--out-dir")
-        check_output_file(args.plot, "--plot", plot_suffixes())
-        if args.download:
-            data.get(config.data, download=True, **{k: v for k, v in config.data_kw.items() if k == "root"})
-    except (ValueError, TypeError, FileNotFoundError) as exc:
-        return _fail(args, exc)
+    config = config_from_args(args)
+    if config.data not in data.names():
+        raise ValueError(f"unknown data={config.data!r}; registered datasets: {', '.join(data.names())}")
+    check_output_dir(config.out_dir, "--out-dir")
+    check_output_file(args.plot, "--plot", plot_suffixes())
+    if args.download:
+        data.get(config.data, download=True, **{k: v for k, v in config.data_kw.items() if k == "root"})
+    if args.threads is not None:
+        from lottery_lab._threads import set_threads
+
+        set_threads(args.threads)
     from lottery_lab import distributed
 
     group = distributed.init_from_env(config.device)  # torchrun: the ranks play this run together
     t0 = time.perf_counter()
     try:
-        result = play(config)
-    except (ValueError, FileNotFoundError) as exc:  # settings checked against the data, missing files
-        return _fail(args, exc) if group is None or group.rank == 0 else 2
+        result = play(config)  # settings checked against the data, missing files: main reports them
+    except (ValueError, FileNotFoundError):
+        if group is None or group.rank == 0:
+            raise
+        return 2  # rank 0 reports it once
     wall = time.perf_counter() - t0
     if group is not None and group.rank != 0:  # rank 0 writes the plot and prints
         return 0
@@ -227,20 +158,17 @@ def _report(args) -> int:
     import warnings
 
     from lottery_lab import runs
-    from lottery_lab.plots.lottery import summarize
+    from lottery_lab.results import summarize, summary_records, summary_table
 
-    try:
-        check_output_file(args.plot, "--plot", plot_suffixes())
-        with warnings.catch_warnings():  # damaged files are listed below, once each
-            warnings.simplefilter("ignore", runs.CorruptFileWarning)
-            results = [runs.load(d) for d in args.run_dirs]
-        for d, r in zip(args.run_dirs, results):
-            if not r.rows and not r.damaged:
-                raise ValueError(f"{d} has no finished round yet")
-            if r.rows and args.by not in r.rows[0]:
-                raise ValueError(f"--by {args.by!r} is not a result field; fields: {', '.join(r.rows[0])}")
-    except (FileNotFoundError, ValueError, TypeError, KeyError) as exc:
-        return _fail(args, exc)
+    check_output_file(args.plot, "--plot", plot_suffixes())
+    with warnings.catch_warnings():  # damaged files are listed below, once each
+        warnings.simplefilter("ignore", runs.CorruptFileWarning)
+        results = [runs.load(d) for d in args.run_dirs]
+    for d, r in zip(args.run_dirs, results):
+        if not r.rows and not r.damaged:
+            raise ValueError(f"{d} has no finished round yet")
+        if r.rows and args.by not in r.rows[0]:
+            raise ValueError(f"--by {args.by!r} is not a result field; fields: {', '.join(r.rows[0])}")
     plot = Path(args.plot) if args.plot else None
     shown = [r for r in results if r.rows]
     if plot is not None and shown:
@@ -251,7 +179,7 @@ def _report(args) -> int:
             {"run_dir": str(d), "config": r.config.to_dict(), "rows": r.rows,
              "damaged": [dataclasses.asdict(x) for x in r.damaged], "recompute": r.recompute}
             for d, r in zip(args.run_dirs, results)],
-            "summary": {k: _summary_rows(s) for k, s in summary.items()}})
+            "summary": {k: summary_records(s) for k, s in summary.items()}})
         return 0
     for d, r in zip(args.run_dirs, results):
         print(r.table())
@@ -270,10 +198,10 @@ def _report(args) -> int:
 def _demo(args) -> int:
     import torch
     from lottery_lab.lottery import LotteryConfig, play
-    from lottery_lab.plots.lottery import summarize
+    from lottery_lab.results import summarize, summary_records, summary_table
 
-    out = Path(args.out)
-    check_output_dir(out, "--out")
+    out = Path(args.out_dir)
+    check_output_dir(out, "--out-dir")
     torch.set_num_threads(args.threads)
     if args.fresh and (out / "runs").exists():
         shutil.rmtree(out / "runs")
@@ -296,7 +224,7 @@ def _demo(args) -> int:
     if args.json:
         _print_json({"wall_s": wall, "plot": str(plot), "settings": settings,
                      "runs": [{"run_dir": _str(r.run_dir), "rows": r.rows} for r in results],
-                     "summary": {k: _summary_rows(s) for k, s in summary.items()}})
+                     "summary": {k: summary_records(s) for k, s in summary.items()}})
         return 0
     print()
     print(summary_table(summary))
@@ -315,21 +243,6 @@ def _demo_description() -> str:
 
 
 # ---------------------------------------------------------------------------------------- output
-
-def summary_table(summary: dict, by: str = "method") -> str:
-    """Density and test accuracy (mean ± std over seeds) per round, one block per ``by`` value."""
-    lines = [f"{by:<12}{'round':>6}{'density':>10}{'test acc':>11}{'± std':>8}{'seeds':>7}"]
-    for label, s in summary.items():
-        for i in range(len(s["round"])):
-            lines.append(f"{label:<12}{int(s['round'][i]):>6}{s['density'][i]:>10.4f}{s['mean'][i]:>11.4f}"
-                         f"{s['std'][i]:>8.4f}{int(s['n'][i]):>7}")
-    return "\n".join(lines)
-
-
-def _summary_rows(s: dict) -> list[dict]:
-    return [{"round": int(s["round"][i]), "density": float(s["density"][i]), "test_acc_mean": float(s["mean"][i]),
-             "test_acc_std": float(s["std"][i]), "n": int(s["n"][i])} for i in range(len(s["round"]))]
-
 
 def _save_accuracy_plot(results: list, path: Path, by: str = "method", title: str | None = None) -> None:
     from matplotlib.figure import Figure  # no pyplot: no GUI backend, nothing left open

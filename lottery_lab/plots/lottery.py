@@ -6,53 +6,14 @@ figure when ``None``) and returns the axes, so notebooks, the book and the CLI s
 
 from __future__ import annotations
 
-import dataclasses
-from collections import defaultdict
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 
+from lottery_lab.plots.axes import density_axis, figure_axes
+from lottery_lab.results import rows_of, summarize  # noqa: F401  (re-exported: they live in results)
 
-def rows_of(results: Any) -> list[dict]:
-    """Result rows as dicts, from a ``LotteryResult`` (``.rows``), rows, or lists mixing them."""
-    if hasattr(results, "rows"):
-        return [_as_dict(r) for r in results.rows]
-    out: list[dict] = []
-    for item in results:
-        out.extend(rows_of(item) if hasattr(item, "rows") or isinstance(item, (list, tuple)) else [_as_dict(item)])
-    return out
-
-
-def _as_dict(row: Any) -> dict:
-    if isinstance(row, Mapping):
-        return dict(row)
-    if dataclasses.is_dataclass(row):
-        return dataclasses.asdict(row)
-    if hasattr(row, "_asdict"):
-        return row._asdict()
-    raise TypeError(f"cannot read a result row from {type(row).__name__}")
-
-
-def summarize(rows: Iterable[Mapping], by: str = "method", y: str = "test_acc") -> dict[str, dict[str, np.ndarray]]:
-    """Mean and std over seeds of ``density`` and ``y`` at each round, per value of ``by``.
-
-    Returns ``{label: {"round", "density", "density_std", "mean", "std", "n"}}`` (arrays by round).
-    """
-    groups: dict[str, dict[int, list[tuple[float, float]]]] = defaultdict(lambda: defaultdict(list))
-    for r in rows:
-        groups[str(r[by])][int(r["round"])].append((float(r["density"]), float(r[y])))
-    out = {}
-    for label, by_round in groups.items():
-        rounds = sorted(by_round)
-        d = [np.array([v[0] for v in by_round[k]]) for k in rounds]
-        a = [np.array([v[1] for v in by_round[k]]) for k in rounds]
-        out[label] = {
-            "round": np.array(rounds), "density": np.array([x.mean() for x in d]),
-            "density_std": np.array([x.std() for x in d]),
-            "mean": np.array([x.mean() for x in a]), "std": np.array([x.std() for x in a]),
-            "n": np.array([len(x) for x in a]),
-        }
-    return out
+__all__ = ["accuracy_vs_density", "result_curve", "layer_density", "mask_histogram", "rows_of", "summarize"]
 
 
 def accuracy_vs_density(results: Any, ax=None, by: str = "method", y: str = "test_acc",
@@ -62,10 +23,7 @@ def accuracy_vs_density(results: Any, ax=None, by: str = "method", y: str = "tes
     Several seeds of the same method are averaged per round: the line is the mean, the band ± one
     std. The x axis runs from dense (1.0) on the left to sparse on the right, log-scaled by default.
     """
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 4))
+    _, ax = figure_axes(ax, figsize=(6, 4))
     summary = summarize(rows_of(results), by=by, y=y)
     for label, s in summary.items():
         seeds = int(s["n"].max())
@@ -75,17 +33,11 @@ def accuracy_vs_density(results: Any, ax=None, by: str = "method", y: str = "tes
             ax.fill_between(s["density"], s["mean"] - s["std"], s["mean"] + s["std"],
                             color=line.get_color(), alpha=0.2, lw=0)
     if log_x:
-        from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
-
-        ax.set_xscale("log")
-        lo = min(float(s["density"].min()) for s in summary.values())
-        ticks = [t for t in (1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001) if t >= lo * 0.8]
-        ax.xaxis.set_major_locator(FixedLocator(ticks))
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{100 * x:g}%"))
-        ax.xaxis.set_minor_formatter(NullFormatter())
-    if not ax.xaxis_inverted():
-        ax.invert_xaxis()
-    ax.set_xlabel("density (fraction of prunable weights kept)")
+        density_axis(ax, [float(x) for s in summary.values() for x in s["density"]])
+    else:
+        if not ax.xaxis_inverted():
+            ax.invert_xaxis()
+        ax.set_xlabel("density (fraction of prunable weights kept)")
     ax.set_ylabel(y.replace("_", " "))
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
@@ -94,16 +46,32 @@ def accuracy_vs_density(results: Any, ax=None, by: str = "method", y: str = "tes
     return ax
 
 
+def result_curve(result: Any, ax=None, label: str | None = None, **kw):
+    """One run's test accuracy against density (and its reinit control, dashed, where it was run).
+
+    ``result`` is a :class:`~lottery_lab.results.LotteryResult` (``.rows``, ``.config.method``);
+    ``kw`` goes to ``ax.plot``. Returns the axes.
+    """
+    _, ax = figure_axes(ax, figsize=(6, 4))
+    name = label or result.config.method
+    d = [row["density"] for row in result.rows]
+    line, = ax.plot(d, [row["test_acc"] for row in result.rows], marker="o", label=name, **kw)
+    re = [(row["density"], row["reinit_acc"]) for row in result.rows if row.get("reinit_acc") is not None]
+    if re:
+        ax.plot(*zip(*re), marker="x", linestyle="--", color=line.get_color(), label=f"{name} (reinit)")
+    density_axis(ax, d, label="density (fraction of weights kept)")
+    ax.set_ylabel("test accuracy")
+    ax.legend()
+    return ax
+
+
 def layer_density(densities: Mapping, ax=None, title: str | None = None):
     """Bars of density per layer: ``{layer: density}``, ``{layer: mask tensor}``, or
     ``{label: {layer: density}}`` for grouped bars (e.g. one group per method)."""
-    import matplotlib.pyplot as plt
-
     groups = densities if all(isinstance(v, Mapping) for v in densities.values()) else {"": densities}
     groups = {g: {k: _density(v) for k, v in d.items()} for g, d in groups.items()}
     layers = list(dict.fromkeys(k for d in groups.values() for k in d))
-    if ax is None:
-        _, ax = plt.subplots(figsize=(max(4, 0.9 * len(layers) + 2), 3.5))
+    _, ax = figure_axes(ax, figsize=(max(4, 0.9 * len(layers) + 2), 3.5))
     width = 0.8 / len(groups)
     x = np.arange(len(layers))
     for i, (label, d) in enumerate(groups.items()):
@@ -133,11 +101,8 @@ def mask_histogram(m: Any, alpha: float | None = None, ax=None, bins: int = 50, 
     ``alpha``, when given, is drawn as the threshold below which entries are pruned; a log count axis
     shows the thin middle between the mass at 0 and at 1.
     """
-    import matplotlib.pyplot as plt
-
     values = np.concatenate([_flat(v) for v in m.values()]) if isinstance(m, Mapping) else _flat(m)
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 3.5))
+    _, ax = figure_axes(ax, figsize=(6, 3.5))
     ax.hist(values, bins=np.linspace(0, 1, bins + 1), color="tab:blue", alpha=0.8)
     ax.set_yscale("log")
     ax.set_xlabel("relaxed mask value m")

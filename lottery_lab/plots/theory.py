@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from lottery_lab.theory.gadget import GadgetNet
 from lottery_lab.theory.no_overlap import FixedPoint, RVSMResult
+from lottery_lab.plots.axes import figure_axes, subplots
 from lottery_lab.theory.subset_sum import CoverageResult, ThresholdFit, subset_sums
 
 __all__ = [
@@ -20,18 +20,11 @@ _PENALTY_STYLE = {"l0": dict(color="C3", marker="o"), "l1": dict(color="C0", mar
                   "tl1": dict(color="C2", marker="^")}
 
 
-def _axes(ax: Axes | None, figsize: tuple[float, float] = (6.0, 4.0)) -> tuple[Figure, Axes]:
-    if ax is not None:
-        return ax.figure, ax
-    fig, ax = plt.subplots(figsize=figsize, layout="constrained")
-    return fig, ax
-
-
 def coverage_curves(cov: CoverageResult, eps_values: list[float], q: float = 0.5,
                     ax: Axes | None = None) -> Figure:
     """Probability that every target in the interval is ε-approximable, against n, one curve per ε,
     with the threshold n* (probability q) marked."""
-    fig, ax = _axes(ax)
+    fig, ax = figure_axes(ax)
     for i, eps in enumerate(eps_values):
         ax.plot(cov.n_values, cov.probability(eps), color=f"C{i}", marker=".", label=f"ε = {eps:g}")
         n_star = cov.threshold(eps, q)
@@ -50,7 +43,7 @@ def coverage_curves(cov: CoverageResult, eps_values: list[float], q: float = 0.5
 
 def threshold_fit(fit: ThresholdFit, ax: Axes | None = None) -> Figure:
     """The law's two sides at each measured threshold, with the fits y = C·x and y = slope·x + b."""
-    fig, ax = _axes(ax)
+    fig, ax = figure_axes(ax)
     rss = bool(np.all(fit.k == 0))
     ok = np.isfinite(fit.y)
     groups = [0] if rss else sorted(set(fit.k[ok].tolist()))
@@ -78,7 +71,7 @@ def threshold_fit(fit: ThresholdFit, ax: Axes | None = None) -> Figure:
 def distance_profile(samples: np.ndarray, k: int | None, eps: float, ax: Axes | None = None,
                      points: int = 4001) -> Figure:
     """z ↦ distance from z to the nearest subset sum, over the target interval, against the level ε."""
-    fig, ax = _axes(ax, (7.0, 3.2))
+    fig, ax = figure_axes(ax, (7.0, 3.2))
     half = 1.0 if k is None else float(np.sqrt(max(k, 1)))
     sums = subset_sums(samples, k)
     z = np.linspace(-half, half, points)
@@ -104,7 +97,7 @@ def overparameterisation_vs_density(curve: dict, nets: list[GadgetNet] | None = 
     """The law's overparameterisation against density (a curve in k), and built networks as points:
     filled where the measured error (``errors``, e.g. the sup over held-out inputs) is ≤ ε, hollow
     where it is not."""
-    fig, ax = _axes(ax)
+    fig, ax = figure_axes(ax)
     ax.plot(curve["density"], curve["overparameterisation"], "k-", lw=1, label="law (fitted constant)")
     last = 0.0
     for k, x, y in zip(curve["k"], curve["density"], curve["overparameterisation"]):
@@ -130,7 +123,7 @@ def overparameterisation_vs_density(curve: dict, nets: list[GadgetNet] | None = 
 def convergence(results: dict[str, RVSMResult], axes: np.ndarray | None = None) -> Figure:
     """Per method: ℓ(u_t), the step max|w_{t+1} − w_t| and the fraction of zeros of u_t, all runs."""
     if axes is None:
-        fig, axes = plt.subplots(1, 3, figsize=(12.0, 3.6), layout="constrained")
+        fig, axes = subplots(1, 3, figsize=(12.0, 3.6))
     fig = axes[0].figure
     for i, (name, res) in enumerate(results.items()):
         color = _PENALTY_STYLE.get(name.split()[0], {}).get("color", f"C{i + 4}")
@@ -154,7 +147,7 @@ def convergence(results: dict[str, RVSMResult], axes: np.ndarray | None = None) 
 def limit_vs_teacher(w_star: np.ndarray, res: RVSMResult, fp: FixedPoint | None = None,
                      title: str = "", ax: Axes | None = None) -> Figure:
     """Coordinates of the teacher w*, the RVSM limits ū (all runs) and the predicted limit."""
-    fig, ax = _axes(ax, (7.0, 3.4))
+    fig, ax = figure_axes(ax, (7.0, 3.4))
     idx = np.arange(w_star.size)
     ax.bar(idx, w_star, color="0.85", label="teacher w*")
     for u in res.u:
@@ -173,7 +166,7 @@ def limit_vs_teacher(w_star: np.ndarray, res: RVSMResult, fp: FixedPoint | None 
 def tradeoff(rows: list[dict], ax: Axes | None = None) -> Figure:
     """Population loss of the sparse limit ū against its fraction of zeros, one curve per penalty
     (points along the curve are the values of λ)."""
-    fig, ax = _axes(ax)
+    fig, ax = figure_axes(ax)
     for name in dict.fromkeys(r["penalty"] for r in rows):
         rs = [r for r in rows if r["penalty"] == name]
         ax.plot([r["zeros"] for r in rs], [r["loss"] for r in rs], label=name, **_PENALTY_STYLE.get(name, {}))
