@@ -71,6 +71,9 @@ def register(subparsers) -> None:
                    help="download a file-based dataset (mnist, fashion-mnist, cifar10, cifar100) if missing")
     p.add_argument("--plot", metavar="PNG", help="where to write the plot (default: RUN_DIR/accuracy_vs_density.png)")
     add_dataclass_options(p.add_argument_group("config fields"), _config_cls())
+    p.add_argument("--threads", type=positive_int, default=None,
+                   help="torch CPU threads (default: 1 — the lab's models are small, and one thread stays fast "
+                        "when other processes share the cores)")
     _json_flag(p)
     p.set_defaults(func=_run, _parser=p)
 
@@ -197,9 +200,12 @@ def _run(args) -> int:
             data.get(config.data, download=True, **{k: v for k, v in config.data_kw.items() if k == "root"})
     except (ValueError, TypeError, FileNotFoundError) as exc:
         return _fail(args, exc)
+    from lottery_lab._threads import policy, using_threads
+
     t0 = time.perf_counter()
     try:
-        result = play(config)
+        with using_threads(policy(args.threads)):
+            result = play(config)
     except (ValueError, FileNotFoundError) as exc:  # settings checked against the data, missing files
         return _fail(args, exc)
     wall = time.perf_counter() - t0

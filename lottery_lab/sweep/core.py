@@ -128,17 +128,50 @@ def _is_dask(executor) -> bool:
     return type(executor).__module__.split(".")[0] == "distributed"
 
 
+#: Third-party modules the local workers need, imported once in the fork server that the workers are
+#: forked from (no interpreter start and no torch import per worker: ~4 s each on a loaded 2-core
+#: machine with 'spawn'). lottery_lab itself is imported in each worker (~0.2 s), from the parent's
+#: ``sys.path``: the fork server's own path (Python < 3.13 ignores the parent's) could find another copy.
+PRELOAD = ("torch", "numpy", "scipy", "sklearn.datasets", "mlxtend.data", "tqdm.auto")
+
+
+def _context():
+    """'forkserver' with :data:`PRELOAD` where the platform has it (Linux, macOS), else 'spawn'.
+
+    Not 'fork': the parent may already run torch's thread pools (a notebook that trained), and a
+    forked copy of a threaded process can deadlock; the fork server imports torch but runs nothing.
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(list(PRELOAD))  # taken when the server starts (once per parent process)
+    return ctx
+
+
+def _init_worker(environ: dict) -> None:
+    """A fork-server worker starts from the server's environment (the parent's when the server started):
+    take the parent's as it is now (``LOTTERY_LAB_NO_SHARED_DENSE``, data folders …), as 'spawn' would."""
+    import os
+
+    for k in set(os.environ) - set(environ):
+        del os.environ[k]
+    os.environ.update(environ)
+
+
 def _pool(jobs: int):
+    """``jobs`` local worker processes, forked from a fork server with torch imported (see :func:`_context`);
+    one pool serves every task of a sweep, so each worker starts once."""
+    import os
     from concurrent.futures import ProcessPoolExecutor
 
-    # 'spawn': a fresh interpreter per worker (torch's threads and fork do not mix)
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=_context(), initializer=_init_worker,
+                               initargs=(dict(os.environ),))
 
 
 def map_tasks(fn: Callable, args: Sequence, *, jobs: int = 1, executor=None, threads: int | None = None,
               bar=None) -> list[tuple[Any, int, tuple | None]]:
-    """``[_call(fn, a, threads) for a in args]`` in order, in-process (jobs=1), on ``jobs`` spawned
-    processes, or on ``executor`` (``concurrent.futures``-style or a ``dask.distributed.Client``);
+    """``[_call(fn, a, threads) for a in args]`` in order, in-process (jobs=1), on ``jobs`` local worker
+    processes (:func:`_pool`), or on ``executor`` (``concurrent.futures``-style or a ``dask.distributed.Client``);
     ``bar`` (tqdm) advances once per finished task."""
     if executor is None and jobs == 1:
         out = []
@@ -206,8 +239,9 @@ def run(configs: Sequence, jobs: int = 1, executor=None, data=None, progress: bo
         Workers must see the same ``out_dir`` (a shared filesystem on a cluster).
     data : tensors or a Dataset for :func:`~lottery_lab.lottery.play` (in-process only: jobs=1).
     progress : a ``tqdm.auto`` bar over the runs (and one over the dense rounds).
-    threads : torch threads per worker (default: :func:`lottery_lab._threads.threads_for` of ``jobs``;
-        in-process and executors: unchanged unless given).
+    threads : torch threads per run, in-process, on local workers and on executors alike (default 1,
+        :data:`lottery_lab._threads.DEFAULT_THREADS`: the lab's models are small; parallelism comes from
+        ``jobs``); local ``jobs`` × ``threads`` above the cores warns (``RuntimeWarning``).
     stats : a :class:`Stats` filled with the trainings the workers report.
     task, items : (for :mod:`lottery_lab.compare`) play ``task(item)`` for each item instead of
         ``play(config)``, ``items[i]`` belonging to ``configs[i]``; returns what ``task`` returns;
@@ -220,13 +254,16 @@ def run(configs: Sequence, jobs: int = 1, executor=None, data=None, progress: bo
     from tqdm.auto import tqdm
 
     from lottery_lab import runs
-    from lottery_lab._threads import threads_for
+    from lottery_lab._threads import oversubscription, policy
 
     configs = _check(configs, jobs, executor, threads)
     if data is not None and (jobs > 1 or executor is not None):
         raise ValueError("data= works in-process only (jobs=1, no executor): workers load registry data by name")
-    if threads is None and executor is None and jobs > 1:
-        threads = threads_for(jobs)
+    threads = policy(threads)  # every run: 1 torch thread unless told otherwise
+    if executor is None and oversubscription(jobs, threads):
+        import warnings
+
+        warnings.warn(oversubscription(jobs, threads), RuntimeWarning, stacklevel=2)
     configs = [replace(c, progress=False) for c in configs]
     stats = stats if stats is not None else Stats()
     stats.runs = len(configs)
