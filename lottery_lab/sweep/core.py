@@ -44,12 +44,20 @@ class SweepError(RuntimeError):
 @dataclass
 class Stats:
     """Trainings a sweep ran, read from what the workers report: dense rounds, and runs that computed
-    any pruning round (``runs_trained``; 0 on a rerun of a finished sweep)."""
+    any pruning round (``runs_trained``; 0 on a rerun of a finished sweep); ``cpu_s``: CPU seconds of
+    its tasks by process id (the busiest process bounds the sweep's wall time on idle cores)."""
 
     dense_trainings: int = 0
     runs_trained: int = 0
     runs: int = 0
     extra: dict = field(default_factory=dict)
+    cpu_s: dict = field(default_factory=dict)
+
+    def add_cpu(self, done) -> None:
+        """Add the ``(pid, seconds)`` that :func:`map_tasks` results carry."""
+        for *_, (pid, seconds) in done:
+            if pid is not None:
+                self.cpu_s[pid] = self.cpu_s.get(pid, 0.0) + seconds
 
     def to_dict(self) -> dict:
         return {"dense_trainings": self.dense_trainings, "runs_trained": self.runs_trained, "runs": self.runs}
@@ -58,17 +66,22 @@ class Stats:
 # ---------------------------------------------------------------------------------- worker side
 
 def _call(fn: Callable, arg, threads: int | None):
-    """Run ``fn(arg)`` in a worker with ``threads`` torch threads; returns ``(value, dense, error)``."""
+    """Run ``fn(arg)`` in a worker with ``threads`` torch threads; returns ``(value, dense, error, cpu)``,
+    ``cpu`` = ``(pid, CPU seconds of this process during the call)``."""
+    import os
+    import time
+
     from lottery_lab._threads import using_threads
     from lottery_lab import dense_round as dense
 
-    before = dense.COUNTS["dense"]
+    before, t0 = dense.COUNTS["dense"], time.process_time()
     try:
         with using_threads(threads):
             value = fn(arg)
-        return value, dense.COUNTS["dense"] - before, None
+        err = None
     except BaseException as exc:  # reported in the parent with the config
-        return None, dense.COUNTS["dense"] - before, (f"{type(exc).__name__}: {exc}", traceback.format_exc())
+        value, err = None, (f"{type(exc).__name__}: {exc}", traceback.format_exc())
+    return value, dense.COUNTS["dense"] - before, err, (os.getpid(), time.process_time() - t0)
 
 
 def _dense_only(config) -> bool:
@@ -169,7 +182,7 @@ def _pool(jobs: int):
 
 
 def map_tasks(fn: Callable, args: Sequence, *, jobs: int = 1, executor=None, threads: int | None = None,
-              bar=None) -> list[tuple[Any, int, tuple | None]]:
+              bar=None) -> list[tuple[Any, int, tuple | None, tuple]]:
     """``[_call(fn, a, threads) for a in args]`` in order, in-process (jobs=1), on ``jobs`` local worker
     processes (:func:`_pool`), or on ``executor`` (``concurrent.futures``-style or a ``dask.distributed.Client``);
     ``bar`` (tqdm) advances once per finished task."""
@@ -195,7 +208,7 @@ def map_tasks(fn: Callable, args: Sequence, *, jobs: int = 1, executor=None, thr
             try:
                 out[index[id(f)]] = f.result()
             except BaseException as exc:  # the worker process itself died
-                out[index[id(f)]] = (None, 0, (f"{type(exc).__name__}: {exc}", ""))
+                out[index[id(f)]] = (None, 0, (f"{type(exc).__name__}: {exc}", ""), (None, 0.0))
             if bar is not None:
                 bar.update()
         return out
@@ -293,7 +306,8 @@ def run(configs: Sequence, jobs: int = 1, executor=None, data=None, progress: bo
         if todo and (len(firsts) > 1 or (len(firsts) == 1 and pool is not None)):
             with tqdm(total=len(firsts), desc="dense rounds", unit="run", disable=not progress) as bar:
                 done = map_tasks(_dense_only, list(firsts.values()), executor=pool, threads=threads, bar=bar)
-            stats.dense_trainings += sum(d for _, d, _ in done)
+            stats.dense_trainings += sum(d for _, d, _, _ in done)
+            stats.add_cpu(done)
         # 2. the runs
         with tqdm(total=len(configs), desc="sweep", unit="run", disable=not progress) as bar:
             done = [None] * len(args)
@@ -306,9 +320,10 @@ def run(configs: Sequence, jobs: int = 1, executor=None, data=None, progress: bo
     finally:
         if own:
             pool.shutdown()
-    stats.dense_trainings += sum(d for _, d, _ in done)
+    stats.dense_trainings += sum(d for _, d, _, _ in done)
+    stats.add_cpu(done)
     results, failures = [], []
-    for i, (value, _, err) in enumerate(done):
+    for i, (value, _, err, _) in enumerate(done):
         if err is not None:
             failures.append(Failure(i, configs[i], err[0], err[1]))
             results.append(None)
