@@ -81,6 +81,16 @@ def test_one_process_two_processes_and_a_dask_cluster_agree(tmp_path):
     assert [r.rows for r in again] == [r.rows for r in out["one"]]
 
 
+def test_runs_kept_in_memory_play_in_process_as_play_does():
+    configs = [LotteryConfig(**{**c.to_dict(), "out_dir": None}) for c in grid("unused", seeds=(0,))]
+    got = sweep.run(configs, progress=False)  # one torch thread per run: the reference plays on one too
+    for c, res in zip(configs, got):
+        with using_threads(1):
+            own = play(c)
+        assert res.run_dir is None and strip(res.rows) == strip(own.rows)
+        assert all(same_state(res.masks[r], own.masks[r]) for r in range(len(own.rows)))
+
+
 def test_a_failing_run_is_reported_and_the_others_finish(tmp_path):
     configs = grid(tmp_path, seeds=(0,))
     bad = LotteryConfig(method="imp", seed=0, out_dir=str(tmp_path), rewind_iter=10_000, **BASE)  # fails at run time

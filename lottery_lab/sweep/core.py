@@ -122,13 +122,14 @@ def _finished(config) -> bool:
 
 
 def _play_config(config):
-    """Play ``config``; returns ``(run_dir, rows_trained)`` (the parent reads the result back)."""
+    """Play ``config``; returns ``(run_dir, rows_trained)`` (the parent reads the result back), or
+    ``(result, True)`` for a run kept in memory (``out_dir=None``: in-process only)."""
     from lottery_lab import runs
     from lottery_lab.lottery import play, run_dir
 
     where = run_dir(config)
     if where is None:
-        return None, bool(play(config).rows)
+        return play(config), True
     with claim(where):  # counted under a lock: a run another process is computing is not ours
         before = len(runs.load(where).rows) if (where / "config.json").exists() else 0
         result = play(config)
@@ -330,7 +331,7 @@ def run(configs: Sequence, jobs: int = 1, executor=None, data=None, progress: bo
         elif task is None:
             where, trained = value
             stats.runs_trained += bool(trained)
-            results.append(runs.load(where))
+            results.append(runs.load(where) if isinstance(where, str) else where)
         else:
             results.append(value)
     if failures:
