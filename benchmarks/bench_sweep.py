@@ -105,6 +105,8 @@ def overhead(repeats: int) -> None:
         return [LotteryConfig(method=m, data="digits", model="mlp", rounds=1, iterations=1, seed=0, device="cpu",
                               out_dir=out, progress=False) for m in ("imp", "random", "snip", "magnitude_init")]
 
+    with tempfile.TemporaryDirectory(prefix="bench_sweep_") as out:
+        sweep.run(tiny(out), progress=False)  # warm-up: this process's first run imports sklearn & co.
     here, there = [], []
     for _ in range(repeats):
         with tempfile.TemporaryDirectory(prefix="bench_sweep_") as out:
