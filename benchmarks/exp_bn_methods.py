@@ -9,6 +9,9 @@ On digits (8x8 images; CIFAR is not on this machine) with ResNet-20 (width 0.25)
 - ``snip`` (one round, p = 0.2, from θ₀): how many of the prunable weights the eval-mode (default) and
   train-mode masks disagree on.
 
+The four strong-ticket runs are played by :func:`lottery_lab.sweep.run` (in this process, kept in
+memory, one torch thread each).
+
     python benchmarks/exp_bn_methods.py [--epochs 10]
 """
 
@@ -18,20 +21,23 @@ import argparse
 
 import torch
 
-from lottery_lab import masks, methods
-from lottery_lab.lottery import LotteryConfig, _Run, play  # _Run: θ₀ of the run, as play builds it
+from lottery_lab import masks, methods, sweep
+from lottery_lab.lottery import LotteryConfig, _Run  # _Run: θ₀ of the run, as play builds it
 from lottery_lab.train import evaluate
 
 MODELS = (("resnet20", 0.25), ("vgg11", 0.125))
+BN_STATS = ("search", "recalibrate")
 
 
-def strong_ticket(model: str, width: float, epochs: int) -> str:
+def strong_configs(model: str, width: float, epochs: int) -> list[LotteryConfig]:
+    return [LotteryConfig(method="edge_popup", method_kw={"keep": 0.5, "bn_stats": bn_stats}, model=model,
+                          model_kw={"width": width}, data="digits", rounds=1, epochs=epochs, seed=0, device="cpu",
+                          progress=False, out_dir=None, amp=False) for bn_stats in BN_STATS]
+
+
+def strong_ticket(model: str, width: float, configs: list[LotteryConfig], results: list) -> str:
     accs = {}
-    for bn_stats in ("search", "recalibrate"):
-        cfg = LotteryConfig(method="edge_popup", method_kw={"keep": 0.5, "bn_stats": bn_stats}, model=model,
-                            model_kw={"width": width}, data="digits", rounds=1, epochs=epochs, seed=0,
-                            device="cpu", progress=False, out_dir=None, amp=False)
-        res = play(cfg)
+    for bn_stats, cfg, res in zip(BN_STATS, configs, results):
         accs[bn_stats] = res.rows[1]["test_acc"]
         if bn_stats == "search":   # the same ticket as the runner used to build it: θ_k's statistics
             run = _Run(cfg, None)                # its fresh model is θ₀ = θ_k (rewind_iter = 0)
@@ -63,8 +69,10 @@ def main() -> None:
     print("edge_popup strong tickets on digits, test accuracy (one thread, shared machine)")
     print("| model | θ_k's BN statistics (before) | the search's (now) | recalibrated |")
     print("|---|---|---|---|")
-    for model, width in MODELS:
-        print(strong_ticket(model, width, args.epochs), flush=True)
+    configs = [strong_configs(model, width, args.epochs) for model, width in MODELS]
+    results = sweep.run([c for pair in configs for c in pair])
+    for i, (model, width) in enumerate(MODELS):
+        print(strong_ticket(model, width, configs[i], results[2 * i:2 * i + 2]), flush=True)
     print("\nsnip, one round at p = 0.2 from θ₀: weights whose eval- and train-mode masks differ")
     print("| model | prunable weights | masks differ |")
     print("|---|---|---|")

@@ -21,6 +21,9 @@ Two stages, both stored under ``runs/exp_mnist5k/`` (resumable: a rerun reuses f
             rounds 1-3 — chosen by density alone, never by test accuracy. IMP/random: the round
             nearest each target. Mean ± std over seeds of density and of test accuracy.
 
+Every stage is one :func:`lottery_lab.sweep.run` (``--jobs N``: on N worker processes, one torch thread
+each); its runs on one split and seed share one dense round 0, trained once.
+
     python benchmarks/exp_mnist5k_tickets.py tune  [--jobs 2] [--quick]
     python benchmarks/exp_mnist5k_tickets.py tune  --second-pass   # vary α, mask init, search length
     python benchmarks/exp_mnist5k_tickets.py table [--jobs 2] [--quick]
@@ -32,7 +35,6 @@ import argparse
 import json
 import math
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -52,27 +54,35 @@ FAMILIES = [                                       # first pass: mask lr and ε
 VARIATIONS = [{"alpha": 0.2}, {"alpha": 0.8}, {"mask_init": 0.5}, {"epochs": 3}]   # second pass
 
 
-def play_rounds(method: str, method_kw: dict, seed: int, split: str, out_dir: str, rounds: int) -> list[dict]:
-    """Play ``rounds`` rounds (one thread); a concave run stops early once below 3% density."""
-    import torch
-    from lottery_lab.lottery import LotteryConfig, play
+def _config(method: str, method_kw: dict, seed: int, split: str, out_dir: str, rounds: int):
+    from lottery_lab.lottery import LotteryConfig
 
-    torch.set_num_threads(1)
     data_kw = {"split": "val"} if split == "val" else {}
+    return LotteryConfig(method=method, method_kw=method_kw, data_kw=data_kw, rounds=rounds, seed=seed,
+                         out_dir=out_dir, **COMMON)
+
+
+def play_rounds(job: tuple) -> list[dict]:
+    """Play a job's ``rounds`` rounds; a concave run stops early once below 3% density."""
+    from dataclasses import replace
+
+    from lottery_lab.lottery import play
+
+    method, *_, rounds = job
+    config = _config(*job)
     rows: list[dict] = []
     for r in range(1, rounds + 1) if method == "concave" else [rounds]:
-        rows = play(LotteryConfig(method=method, method_kw=method_kw, data_kw=data_kw, rounds=r, seed=seed,
-                                  out_dir=out_dir, **COMMON)).rows
+        rows = play(replace(config, rounds=r)).rows
         if rows[-1]["density"] < 0.03:
             break
     return rows
 
 
 def _run_all(jobs: list[tuple], n_jobs: int) -> list[list[dict]]:
-    if n_jobs <= 1:
-        return [play_rounds(*j) for j in jobs]
-    with ProcessPoolExecutor(n_jobs) as pool:
-        return list(pool.map(play_rounds, *zip(*jobs)))
+    """:func:`play_rounds` of every job, on ``n_jobs`` processes (one torch thread each)."""
+    from lottery_lab import sweep
+
+    return sweep.run([_config(*j) for j in jobs], jobs=n_jobs, task=play_rounds, items=jobs)
 
 
 def nearest(rows: list[dict], target: float) -> dict:

@@ -349,7 +349,8 @@ def compare(methods: Sequence[str] | None = None, *, data: str = "mnist5k", mode
             epochs: int | None = None, quick: bool = False, out_dir: str | None = "runs",
             recipes: Mapping[str, Sequence[Recipe]] | None = None,
             method_kw: Mapping[str, Mapping[str, Any]] | None = None, progress: bool = True,
-            jobs: int = 1, executor: Any = None, threads: int | None = None, **config: Any) -> Comparison:
+            jobs: int = 1, executor: Any = None, threads: int | None = None, stats: Any = None,
+            **config: Any) -> Comparison:
     """Play (or reuse) every method's runs and aggregate them at the target densities.
 
     Parameters
@@ -365,6 +366,7 @@ def compare(methods: Sequence[str] | None = None, *, data: str = "mnist5k", mode
     progress : a ``tqdm.auto`` bar over the runs.
     jobs, executor, threads : run in parallel (see :func:`lottery_lab.sweep.run`); the distinct dense
         rounds are trained first, once each, and ``trainings["dense_trainings"]`` counts them.
+    stats : a :class:`lottery_lab.sweep.Stats` to fill (trainings, CPU seconds per process).
     **config : other :class:`~lottery_lab.lottery.LotteryConfig` fields (``lr``, ``batch_size``,
         ``data_kw``, ``device`` …).
     """
@@ -376,7 +378,7 @@ def compare(methods: Sequence[str] | None = None, *, data: str = "mnist5k", mode
         settings["out_dir"] = out_dir
         from lottery_lab import sweep  # the runs in parallel (jobs/executor), each dense round trained once
 
-        stats = sweep.Stats()
+        stats = sweep.Stats() if stats is None else stats
         done = sweep.run([e.config for e in grid], jobs=jobs, executor=executor, threads=threads, progress=progress,
                          stats=stats, task=reach_task, items=[(e, min(settings["targets"])) for e in grid],
                          finished=reach_finished)

@@ -14,6 +14,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import torch
 
 from lottery_lab import cli
 from lottery_lab.config import LotteryConfig
@@ -189,7 +190,7 @@ def test_run_threads_and_assignments_json(capsys, monkeypatch):
     from lottery_lab.grading import tasks
 
     seen = []
-    monkeypatch.setattr(_threads, "set_threads", lambda n: seen.append(n))
+    monkeypatch.setattr(_threads, "set_threads", lambda n: seen.append(n) or torch.get_num_threads())
     monkeypatch.setattr(lottery, "play", lambda config: (_ for _ in ()).throw(ValueError("stopped here")))
     line = _error(capsys, ["run", "--data", "synthetic", "--out-dir", "none", "--threads", "1"])
     assert seen == [1] and line == "lottery-lab run: error: stopped here"

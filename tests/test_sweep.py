@@ -1,6 +1,7 @@
 """Sweeps (issue 13): the shared dense round 0, sweep.run on 1 process / 2 processes / a Dask cluster,
 a killed sweep resumed, two concurrent sweeps on one out_dir, the grid file and the thread policy."""
 
+import contextlib
 import json
 import os
 import signal
@@ -13,7 +14,7 @@ import pytest
 import torch
 
 from lottery_lab import sweep
-from lottery_lab._threads import cores, threads_for, using_threads
+from lottery_lab._threads import cores, oversubscription, policy, threads_for, using_threads
 from lottery_lab.lottery import LotteryConfig, play
 from lottery_lab import dense_round as dense
 
@@ -78,6 +79,16 @@ def test_one_process_two_processes_and_a_dask_cluster_agree(tmp_path):
     again = sweep.run(grid(tmp_path / "one"), jobs=1, progress=False, stats=stats)  # a rerun trains nothing
     assert (stats.dense_trainings, stats.runs_trained) == (0, 0)
     assert [r.rows for r in again] == [r.rows for r in out["one"]]
+
+
+def test_runs_kept_in_memory_play_in_process_as_play_does():
+    configs = [LotteryConfig(**{**c.to_dict(), "out_dir": None}) for c in grid("unused", seeds=(0,))]
+    got = sweep.run(configs, progress=False)  # one torch thread per run: the reference plays on one too
+    for c, res in zip(configs, got):
+        with using_threads(1):
+            own = play(c)
+        assert res.run_dir is None and strip(res.rows) == strip(own.rows)
+        assert all(same_state(res.masks[r], own.masks[r]) for r in range(len(own.rows)))
 
 
 def test_a_failing_run_is_reported_and_the_others_finish(tmp_path):
@@ -169,12 +180,70 @@ def test_thread_policy():
     n = cores()
     assert threads_for(1) == n and threads_for(n) == 1 and threads_for(4 * n) == 1
     assert threads_for(2) == max(1, n // 2)
+    assert policy() == 1 and policy(3) == 3
+    assert oversubscription(n, 1) is None and oversubscription(1, n) is None
+    assert f"= {n + 1} torch threads on {n} core(s)" in oversubscription(n + 1, 1)
     before = torch.get_num_threads()
     with using_threads(1):
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
     with pytest.raises(ValueError, match="jobs=0 must be an integer >= 1"):
         threads_for(0)
+    with pytest.raises(ValueError, match="threads=0 must be an integer >= 1"):
+        policy(0)
+
+
+def probe(_):
+    """What a sweep task sees: its torch threads and the probe variable of its environment."""
+    return torch.get_num_threads(), os.environ.get("LOTTERY_LAB_TEST_PROBE")
+
+
+def test_every_run_takes_one_thread_unless_told_and_workers_see_the_parents_environment(tmp_path, monkeypatch):
+    configs = grid(tmp_path)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        assert sweep.run(configs, task=probe, items=range(4), progress=False) == [(1, None)] * 4  # in-process
+        assert torch.get_num_threads() == 2  # the caller's threads are restored
+        assert sweep.run(configs, task=probe, items=range(4), threads=2, progress=False)[0][0] == 2
+    finally:
+        torch.set_num_threads(before)
+    # workers (forked from a fork server started once): 1 thread each, and the parent's environment as it
+    # is at each sweep, not as it was when the server started
+    for value in ("first", "second"):
+        monkeypatch.setenv("LOTTERY_LAB_TEST_PROBE", value)
+        assert sweep.run(configs, task=probe, items=range(4), jobs=2, progress=False) == [(1, value)] * 4
+    with pytest.warns(RuntimeWarning, match="oversubscribe") if cores() < 4 else contextlib.nullcontext():
+        got = sweep.run(configs, task=probe, items=range(2), jobs=2, threads=2, progress=False)
+    assert [t for t, _ in got] == [2, 2]
+
+
+def test_more_workers_than_cores_warn_before_any_work():
+    with pytest.warns(RuntimeWarning, match=f"jobs={cores() + 1} x threads=1 = {cores() + 1} torch threads"):
+        assert sweep.run([], jobs=cores() + 1, progress=False) == []
+
+
+def test_cli_run_trains_on_one_thread_unless_told(monkeypatch, tmp_path):
+    import lottery_lab.lottery
+    from lottery_lab.cli import main
+
+    seen = []
+
+    def fake_play(config, data=None):
+        seen.append(torch.get_num_threads())
+        raise ValueError("stop here")
+
+    monkeypatch.setattr(lottery_lab.lottery, "play", fake_play)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        for extra in ([], ["--threads", "2"]):
+            with pytest.raises(SystemExit) as info:
+                main(["run", "--data", "digits", "--out-dir", str(tmp_path), *extra])
+            assert info.value.code == 2
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [1, 2]
 
 
 def test_bad_arguments(tmp_path):

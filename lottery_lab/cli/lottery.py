@@ -72,7 +72,8 @@ def register(subparsers) -> None:
                    help="download a file-based dataset (mnist, fashion-mnist, cifar10, cifar100) if missing")
     p.add_argument("--plot", metavar="PNG", help="where to write the plot (default: RUN_DIR/accuracy_vs_density.png)")
     add_dataclass_options(p.add_argument_group("config fields"), _config_cls())
-    add_threads(p)
+    add_threads(p, None, "torch CPU threads (default: 1 — the lab's models are small, and one thread stays fast "
+                         "when other processes share the cores)")
     add_json(p)
     p.set_defaults(func=_run)
 
@@ -124,16 +125,14 @@ def _run(args) -> int:
     check_output_file(args.plot, "--plot", plot_suffixes())
     if args.download:
         data.get(config.data, download=True, **{k: v for k, v in config.data_kw.items() if k == "root"})
-    if args.threads is not None:
-        from lottery_lab._threads import set_threads
-
-        set_threads(args.threads)
     from lottery_lab import distributed
+    from lottery_lab._threads import policy, using_threads
 
     group = distributed.init_from_env(config.device)  # torchrun: the ranks play this run together
     t0 = time.perf_counter()
     try:
-        result = play(config)  # settings checked against the data, missing files: main reports them
+        with using_threads(policy(args.threads)):
+            result = play(config)  # settings checked against the data, missing files: main reports them
     except (ValueError, FileNotFoundError):
         if group is None or group.rank == 0:
             raise

@@ -53,19 +53,17 @@ def add_sweep_options(parser: argparse.ArgumentParser) -> None:
                         help="a Dask scheduler (tcp://HOST:PORT): run on its workers (out-dir on a shared "
                              "filesystem); overrides --jobs")
     parser.add_argument("--threads", type=positive_int, default=None,
-                        help="torch CPU threads per worker (default: cores // jobs, at least 1)")
+                        help="torch CPU threads per run (default: 1, in this process, on every worker and on "
+                             "Dask workers; keep jobs x threads <= cores)")
 
 
 @contextlib.contextmanager
 def executor_from(args):
-    """``(jobs, executor, threads)`` from the parsed options; a Dask ``Client`` while the block runs."""
-    from lottery_lab._threads import threads_for, using_threads
-
+    """``(jobs, executor, threads)`` from the parsed options; a Dask ``Client`` while the block runs
+    (``threads`` None: :func:`lottery_lab.sweep.run`'s default, one torch thread per run)."""
     threads = args.threads
     if args.scheduler is None:
-        # in this process: the policy applies here too, and the caller's thread count comes back after
-        with using_threads((threads or threads_for(1)) if args.jobs == 1 else None):
-            yield args.jobs, None, threads
+        yield args.jobs, None, threads
         return
     try:
         from distributed import Client
@@ -76,8 +74,6 @@ def executor_from(args):
     except OSError as exc:
         raise ValueError(f"--scheduler {args.scheduler}: cannot connect ({exc})") from None
     with client:
-        if threads is None:
-            threads = 1  # dask workers: one torch thread per worker thread
         yield 1, client, threads
 
 

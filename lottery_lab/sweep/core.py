@@ -44,12 +44,20 @@ class SweepError(RuntimeError):
 @dataclass
 class Stats:
     """Trainings a sweep ran, read from what the workers report: dense rounds, and runs that computed
-    any pruning round (``runs_trained``; 0 on a rerun of a finished sweep)."""
+    any pruning round (``runs_trained``; 0 on a rerun of a finished sweep); ``cpu_s``: CPU seconds of
+    its tasks by process id (the busiest process bounds the sweep's wall time on idle cores)."""
 
     dense_trainings: int = 0
     runs_trained: int = 0
     runs: int = 0
     extra: dict = field(default_factory=dict)
+    cpu_s: dict = field(default_factory=dict)
+
+    def add_cpu(self, done) -> None:
+        """Add the ``(pid, seconds)`` that :func:`map_tasks` results carry."""
+        for *_, (pid, seconds) in done:
+            if pid is not None:
+                self.cpu_s[pid] = self.cpu_s.get(pid, 0.0) + seconds
 
     def to_dict(self) -> dict:
         return {"dense_trainings": self.dense_trainings, "runs_trained": self.runs_trained, "runs": self.runs}
@@ -58,17 +66,22 @@ class Stats:
 # ---------------------------------------------------------------------------------- worker side
 
 def _call(fn: Callable, arg, threads: int | None):
-    """Run ``fn(arg)`` in a worker with ``threads`` torch threads; returns ``(value, dense, error)``."""
+    """Run ``fn(arg)`` in a worker with ``threads`` torch threads; returns ``(value, dense, error, cpu)``,
+    ``cpu`` = ``(pid, CPU seconds of this process during the call)``."""
+    import os
+    import time
+
     from lottery_lab._threads import using_threads
     from lottery_lab import dense_round as dense
 
-    before = dense.COUNTS["dense"]
+    before, t0 = dense.COUNTS["dense"], time.process_time()
     try:
         with using_threads(threads):
             value = fn(arg)
-        return value, dense.COUNTS["dense"] - before, None
+        err = None
     except BaseException as exc:  # reported in the parent with the config
-        return None, dense.COUNTS["dense"] - before, (f"{type(exc).__name__}: {exc}", traceback.format_exc())
+        value, err = None, (f"{type(exc).__name__}: {exc}", traceback.format_exc())
+    return value, dense.COUNTS["dense"] - before, err, (os.getpid(), time.process_time() - t0)
 
 
 def _dense_only(config) -> bool:
@@ -109,13 +122,14 @@ def _finished(config) -> bool:
 
 
 def _play_config(config):
-    """Play ``config``; returns ``(run_dir, rows_trained)`` (the parent reads the result back)."""
+    """Play ``config``; returns ``(run_dir, rows_trained)`` (the parent reads the result back), or
+    ``(result, True)`` for a run kept in memory (``out_dir=None``: in-process only)."""
     from lottery_lab import runs
     from lottery_lab.lottery import play, run_dir
 
     where = run_dir(config)
     if where is None:
-        return None, bool(play(config).rows)
+        return play(config), True
     with claim(where):  # counted under a lock: a run another process is computing is not ours
         before = len(runs.load(where).rows) if (where / "config.json").exists() else 0
         result = play(config)
@@ -128,17 +142,50 @@ def _is_dask(executor) -> bool:
     return type(executor).__module__.split(".")[0] == "distributed"
 
 
+#: Third-party modules the local workers need, imported once in the fork server that the workers are
+#: forked from (no interpreter start and no torch import per worker: ~4 s each on a loaded 2-core
+#: machine with 'spawn'). lottery_lab itself is imported in each worker (~0.2 s), from the parent's
+#: ``sys.path``: the fork server's own path (Python < 3.13 ignores the parent's) could find another copy.
+PRELOAD = ("torch", "numpy", "scipy", "sklearn.datasets", "mlxtend.data", "tqdm.auto")
+
+
+def _context():
+    """'forkserver' with :data:`PRELOAD` where the platform has it (Linux, macOS), else 'spawn'.
+
+    Not 'fork': the parent may already run torch's thread pools (a notebook that trained), and a
+    forked copy of a threaded process can deadlock; the fork server imports torch but runs nothing.
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(list(PRELOAD))  # taken when the server starts (once per parent process)
+    return ctx
+
+
+def _init_worker(environ: dict) -> None:
+    """A fork-server worker starts from the server's environment (the parent's when the server started):
+    take the parent's as it is now (``LOTTERY_LAB_NO_SHARED_DENSE``, data folders …), as 'spawn' would."""
+    import os
+
+    for k in set(os.environ) - set(environ):
+        del os.environ[k]
+    os.environ.update(environ)
+
+
 def _pool(jobs: int):
+    """``jobs`` local worker processes, forked from a fork server with torch imported (see :func:`_context`);
+    one pool serves every task of a sweep, so each worker starts once."""
+    import os
     from concurrent.futures import ProcessPoolExecutor
 
-    # 'spawn': a fresh interpreter per worker (torch's threads and fork do not mix)
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=_context(), initializer=_init_worker,
+                               initargs=(dict(os.environ),))
 
 
 def map_tasks(fn: Callable, args: Sequence, *, jobs: int = 1, executor=None, threads: int | None = None,
-              bar=None) -> list[tuple[Any, int, tuple | None]]:
-    """``[_call(fn, a, threads) for a in args]`` in order, in-process (jobs=1), on ``jobs`` spawned
-    processes, or on ``executor`` (``concurrent.futures``-style or a ``dask.distributed.Client``);
+              bar=None) -> list[tuple[Any, int, tuple | None, tuple]]:
+    """``[_call(fn, a, threads) for a in args]`` in order, in-process (jobs=1), on ``jobs`` local worker
+    processes (:func:`_pool`), or on ``executor`` (``concurrent.futures``-style or a ``dask.distributed.Client``);
     ``bar`` (tqdm) advances once per finished task."""
     if executor is None and jobs == 1:
         out = []
@@ -162,7 +209,7 @@ def map_tasks(fn: Callable, args: Sequence, *, jobs: int = 1, executor=None, thr
             try:
                 out[index[id(f)]] = f.result()
             except BaseException as exc:  # the worker process itself died
-                out[index[id(f)]] = (None, 0, (f"{type(exc).__name__}: {exc}", ""))
+                out[index[id(f)]] = (None, 0, (f"{type(exc).__name__}: {exc}", ""), (None, 0.0))
             if bar is not None:
                 bar.update()
         return out
@@ -201,13 +248,14 @@ def run(configs: Sequence, jobs: int = 1, executor=None, data=None, progress: bo
     Parameters
     ----------
     configs : :class:`~lottery_lab.lottery.LotteryConfig`\\ s (their own ``progress`` bars are turned off).
-    jobs : local worker processes (spawned) when ``executor`` is None; 1: in this process.
+    jobs : local worker processes (forked from a fork server) when ``executor`` is None; 1: in this process.
     executor : a ``concurrent.futures`` executor or a ``dask.distributed.Client`` (``jobs`` ignored).
         Workers must see the same ``out_dir`` (a shared filesystem on a cluster).
     data : tensors or a Dataset for :func:`~lottery_lab.lottery.play` (in-process only: jobs=1).
     progress : a ``tqdm.auto`` bar over the runs (and one over the dense rounds).
-    threads : torch threads per worker (default: :func:`lottery_lab._threads.threads_for` of ``jobs``;
-        in-process and executors: unchanged unless given).
+    threads : torch threads per run, in-process, on local workers and on executors alike (default 1,
+        :data:`lottery_lab._threads.DEFAULT_THREADS`: the lab's models are small; parallelism comes from
+        ``jobs``); local ``jobs`` × ``threads`` above the cores warns (``RuntimeWarning``).
     stats : a :class:`Stats` filled with the trainings the workers report.
     task, items : (for :mod:`lottery_lab.compare`) play ``task(item)`` for each item instead of
         ``play(config)``, ``items[i]`` belonging to ``configs[i]``; returns what ``task`` returns;
@@ -220,13 +268,16 @@ def run(configs: Sequence, jobs: int = 1, executor=None, data=None, progress: bo
     from tqdm.auto import tqdm
 
     from lottery_lab import runs
-    from lottery_lab._threads import threads_for
+    from lottery_lab._threads import oversubscription, policy
 
     configs = _check(configs, jobs, executor, threads)
     if data is not None and (jobs > 1 or executor is not None):
         raise ValueError("data= works in-process only (jobs=1, no executor): workers load registry data by name")
-    if threads is None and executor is None and jobs > 1:
-        threads = threads_for(jobs)
+    threads = policy(threads)  # every run: 1 torch thread unless told otherwise
+    if executor is None and oversubscription(jobs, threads):
+        import warnings
+
+        warnings.warn(oversubscription(jobs, threads), RuntimeWarning, stacklevel=2)
     configs = [replace(c, progress=False) for c in configs]
     stats = stats if stats is not None else Stats()
     stats.runs = len(configs)
@@ -247,7 +298,7 @@ def run(configs: Sequence, jobs: int = 1, executor=None, data=None, progress: bo
     args = list(items) if items is not None else configs
     fn = task or _play_config
     check = finished or (_finished if task is None else None)
-    # finished runs are read back here: no worker (spawning one costs seconds) for a rerun
+    # finished runs are read back here: no worker (starting one costs time) for a rerun
     stored = [data is None and check is not None and bool(check(a)) for a in args]
     todo = [i for i, s in enumerate(stored) if not s]
     own = executor is None and jobs > 1 and bool(todo)
@@ -256,7 +307,8 @@ def run(configs: Sequence, jobs: int = 1, executor=None, data=None, progress: bo
         if todo and (len(firsts) > 1 or (len(firsts) == 1 and pool is not None)):
             with tqdm(total=len(firsts), desc="dense rounds", unit="run", disable=not progress) as bar:
                 done = map_tasks(_dense_only, list(firsts.values()), executor=pool, threads=threads, bar=bar)
-            stats.dense_trainings += sum(d for _, d, _ in done)
+            stats.dense_trainings += sum(d for _, d, _, _ in done)
+            stats.add_cpu(done)
         # 2. the runs
         with tqdm(total=len(configs), desc="sweep", unit="run", disable=not progress) as bar:
             done = [None] * len(args)
@@ -269,16 +321,17 @@ def run(configs: Sequence, jobs: int = 1, executor=None, data=None, progress: bo
     finally:
         if own:
             pool.shutdown()
-    stats.dense_trainings += sum(d for _, d, _ in done)
+    stats.dense_trainings += sum(d for _, d, _, _ in done)
+    stats.add_cpu(done)
     results, failures = [], []
-    for i, (value, _, err) in enumerate(done):
+    for i, (value, _, err, _) in enumerate(done):
         if err is not None:
             failures.append(Failure(i, configs[i], err[0], err[1]))
             results.append(None)
         elif task is None:
             where, trained = value
             stats.runs_trained += bool(trained)
-            results.append(runs.load(where))
+            results.append(runs.load(where) if isinstance(where, str) else where)
         else:
             results.append(value)
     if failures:
