@@ -379,6 +379,8 @@ def play(config: LotteryConfig, data=None) -> LotteryResult:
     """
     if not isinstance(config, LotteryConfig):
         raise TypeError(f"config must be a LotteryConfig, got {type(config).__name__}")
+    if data is None:
+        config.check_data()
     run = _Run(config, data)
     store = run.store
     rows: list[dict] = []

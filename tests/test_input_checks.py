@@ -54,7 +54,7 @@ def test_config_fields_of_the_wrong_kind_are_type_errors(kw, arg):
 def test_train_config_true_is_not_one_epoch():
     with pytest.raises(TypeError, match="epochs=True must be an integer >= 1, got bool"):
         TrainConfig(epochs=True)
-    assert TrainConfig(epochs=1, batch_size=1).epochs == 1
+    assert TrainConfig(epochs=1).epochs == 1
 
 
 def test_iterations_zero_blames_iterations_not_rewind_iter():

@@ -14,7 +14,7 @@ from scipy.special import expit, log_expit
 
 from lottery_lab import penalties
 from lottery_lab.convex.problem import labels_pm1
-from lottery_lab.convex.solvers import check_lam
+from lottery_lab._validation import check_lam
 
 __all__ = ["WeightResult", "fit_dense_theta", "weight_lam_max", "weight_l1_prox", "weight_l1_subgradient"]
 

@@ -15,41 +15,16 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.func import functional_call
 
 from lottery_lab.methods.recipe import Recipe
 from lottery_lab import penalties
 from lottery_lab.masks import Mask
 from lottery_lab.masks import param_key as _key
+from lottery_lab.methods.masked_net import RelaxedMaskNet  # noqa: F401  (its old home: re-exported)
 from lottery_lab.methods.base import (Context, Method, Search, check_count, check_fraction,
                                        check_nonnegative, check_positive, prune_lowest, register)
 from lottery_lab.train import Callback, TrainState
-
-
-class RelaxedMaskNet(nn.Module):
-    """``net`` computed with the effective weights θ ⊙ m, one m per masked weight (in ``self.m``)."""
-
-    def __init__(self, net: nn.Module, support: Mask, mask_init: float):
-        super().__init__()
-        self.net = net
-        self.names = list(support)
-        params = dict(net.named_parameters())
-        self.m = nn.ParameterDict({
-            _key(n): nn.Parameter(support[n].to(params[n].dtype) * mask_init) for n in self.names
-        })
-        self._thetas = [params[n] for n in self.names]
-        self._ms = [self.m[_key(n)] for n in self.names]
-
-    def effective_weights(self) -> dict[str, torch.Tensor]:
-        """θ ⊙ m for every masked weight, by the net's parameter names."""
-        return {n: theta * m for n, theta, m in zip(self.names, self._thetas, self._ms)}
-
-    def relaxed_mask(self) -> dict[str, torch.Tensor]:
-        """m by the net's parameter names (detached)."""
-        return {n: m.detach() for n, m in zip(self.names, self._ms)}
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return functional_call(self.net, self.effective_weights(), (x,), tie_weights=False)
+from lottery_lab._validation import check_real
 
 
 class _PenaltyProjection(Callback):
@@ -153,9 +128,7 @@ class Concave(Method):
         self.penalty = penalty
         self._penalty = penalties.get(penalty, **self.penalty_kw)
         self.mask_lr = check_positive("mask_lr", mask_lr)
-        if isinstance(mask_init, bool) or not isinstance(mask_init, (int, float)) or not 0 < mask_init <= 1:
-            raise ValueError(f"mask_init={mask_init!r} must lie in (0, 1]")
-        self.mask_init = float(mask_init)
+        self.mask_init = check_real("mask_init", mask_init, 0, 1, closed="right")
         self.epochs = check_count("epochs", epochs, allow_none=True)
         self.prune_fraction = None if prune_fraction is None else check_fraction("prune_fraction", prune_fraction)
         self.target_density = None if target_density is None else check_fraction("target_density", target_density)

@@ -225,6 +225,9 @@ def run(configs: Sequence, jobs: int = 1, executor=None, data=None, progress: bo
     configs = _check(configs, jobs, executor, threads)
     if data is not None and (jobs > 1 or executor is not None):
         raise ValueError("data= works in-process only (jobs=1, no executor): workers load registry data by name")
+    if data is None:
+        for c in configs:  # every run loads registry data: an unknown name fails before any work
+            c.check_data()
     if threads is None and executor is None and jobs > 1:
         threads = threads_for(jobs)
     configs = [replace(c, progress=False) for c in configs]
