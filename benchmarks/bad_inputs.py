@@ -152,7 +152,7 @@ def api_cases() -> list[ApiCase]:
     add(ApiCase("masks.density(list)", lambda: masks.density([torch.ones(3)]), "masks"))
     add(ApiCase("masks.density(empty tensor)", lambda: masks.density({"a": torch.zeros(0)}), "masks"))
 
-    for kw, arg in [(dict(epochs=True), "epochs"), (dict(batch_size=True), "batch_size"), (dict(lr="0.1"), "lr"),
+    for kw, arg in [(dict(epochs=True), "epochs"), (dict(momentum=True), "momentum"), (dict(lr="0.1"), "lr"),
                     (dict(amp="false"), "amp"), (dict(progress="no"), "progress"), (dict(milestones=0.5), "milestones"),
                     (dict(optimizer="rmsprop"), "optimizer"), (dict(iterations=True), "iterations")]:
         add(ApiCase(f"TrainConfig({kw})", lambda kw=kw: TrainConfig(**kw), arg))

@@ -54,7 +54,7 @@ def _setup(name: str, shape: tuple[int, ...], variant: str):
 def step_time(name: str, shape: tuple[int, ...], variant: str, steps: int, clock=time.perf_counter) -> float:
     """Seconds per optimiser step (after two warm-up steps) for one variant, on ``clock``."""
     model, batches, kw = _setup(name, shape, variant)
-    cfg = dict(batch_size=128, lr=0.05, momentum=0.9, weight_decay=1e-4, amp=False, progress=False)
+    cfg = dict(lr=0.05, momentum=0.9, weight_decay=1e-4, amp=False, progress=False)
     train(model, batches, TrainConfig(iterations=2, **cfg), **kw)
     t0 = clock()
     train(model, batches, TrainConfig(iterations=steps, **cfg), **kw)

@@ -69,7 +69,7 @@ def count_epoch(method: str | None, kw: dict, steps: int, batch: int, width: flo
     X = torch.randn(steps * batch, 3, 32, 32, generator=g).to(device).contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, 10, (steps * batch,), generator=g).to(device)
     batches = Batches(X, y, batch, augment=True, generator=g)
-    cfg = TrainConfig(epochs=1, batch_size=batch, progress=False)
+    cfg = TrainConfig(epochs=1, progress=False)
     with CountingMode() as counts:
         train(module, batches, cfg, masks=masks, callbacks=callbacks, param_groups=groups, generator=g)
     return counts

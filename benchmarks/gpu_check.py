@@ -189,7 +189,7 @@ def images_per_s_library(size: dict, device: torch.device, X: torch.Tensor, y: t
     """Dense training through lottery_lab's loop, a phase of ``steps`` steps per timed call."""
     model = _model(size, device)
     batches = data_lib.Batches(X, y, size["batch"], generator=torch.Generator().manual_seed(0), drop_last=True)
-    cfg = TrainConfig(iterations=size["steps"], batch_size=size["batch"], lr=0.05, compile=compile, progress=False)
+    cfg = TrainConfig(iterations=size["steps"], lr=0.05, compile=compile, progress=False)
     return _median_rate(lambda: train(model, batches, cfg), size, device)
 
 
@@ -255,7 +255,7 @@ def cuda_sync_warnings(method: str | None, kw: dict, size: dict, device: str) ->
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            train(module, batches, TrainConfig(epochs=1, batch_size=size["sync_batch"], progress=False),
+            train(module, batches, TrainConfig(epochs=1, progress=False),
                   masks=masks, callbacks=[*callbacks, _SyncWatch()], param_groups=groups, generator=g)
         finally:
             torch.cuda.set_sync_debug_mode("default")

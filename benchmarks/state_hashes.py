@@ -39,7 +39,7 @@ def main() -> None:
         X = torch.randn(96, 3, 32, 32, generator=g).contiguous(memory_format=torch.channels_last)
         y = torch.randint(0, 10, (96,), generator=g)
         res = train(module, Batches(X, y, 16, augment=True, generator=g),
-                    TrainConfig(epochs=3, batch_size=16, lr=0.05, progress=False),
+                    TrainConfig(epochs=3, lr=0.05, progress=False),
                     masks=masks, callbacks=callbacks, param_groups=groups, generator=g)
         h = hashlib.sha256()
         for k, v in module.state_dict().items():

@@ -10,7 +10,8 @@ Entries come from three places, in this order, all on the first look-up (``names
    itself (registered under the entry point's name unless already registered).
 
 A name not found, or any look-up after ``sys.path`` changed, looks among entry points again (for
-plug-ins installed after the first look-up) before :class:`ValueError` names the argument, the value and the allowed names.
+plug-ins installed after the first look-up) before :class:`ValueError` names the argument, the value and the allowed names
+(in :mod:`lottery_lab._validation`'s one message format).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import sys
 import types
 from collections.abc import Iterator
 from typing import Any, Callable, Generic, TypeVar
+
+from lottery_lab._validation import invalid
 
 __all__ = ["Registry"]
 
@@ -52,9 +55,9 @@ class Registry(Generic[T]):
     def register(self, name: str, obj: T, *, replace: bool = True) -> T:
         """Make ``obj`` available as ``name``; returns ``obj``."""
         if not isinstance(name, str) or not name:
-            raise TypeError(f"{self.kind} name={name!r} is invalid: must be a non-empty str")
+            raise invalid(f"{self.kind} name", name, "a non-empty str", TypeError)
         if not replace and name in self._items and self._items[name] is not obj:
-            raise ValueError(f"{self.kind} name={name!r} is invalid: already registered")
+            raise invalid(f"{self.kind} name", name, "a name not registered yet")
         self._items[name] = obj
         return obj
 
@@ -74,7 +77,7 @@ class Registry(Generic[T]):
     def get(self, name: str) -> T:
         """The object registered as ``name``; ValueError naming the allowed names otherwise."""
         if not isinstance(name, str):
-            raise TypeError(f"{self.arg}={name!r} is invalid: must be a str, got {type(name).__name__}")
+            raise invalid(self.arg, name, f"one of the registered {self._plural} (a str)", TypeError)
         key = self.normalize(name) if self.normalize else name
         self._load()
         if key not in self._items:
@@ -84,8 +87,11 @@ class Registry(Generic[T]):
         return self._items[key]
 
     def _unknown(self, name: Any) -> str:
-        return (f"{self.arg}={name!r} is invalid: must be one of the registered {self.kind}s: "
-                f"{', '.join(self._items) or 'none'}")
+        return str(invalid(self.arg, name, f"one of the registered {self._plural}: {', '.join(self._items) or 'none'}"))
+
+    @property
+    def _plural(self) -> str:
+        return self.kind[:-1] + "ies" if self.kind.endswith("y") else self.kind + "s"
 
     # mapping protocol (older code reads the registry as a dict)
     def __contains__(self, name: object) -> bool:

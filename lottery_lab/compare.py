@@ -37,6 +37,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from lottery_lab.results import mean_std
+from lottery_lab._validation import invalid
 
 __all__ = ["Recipe", "RECIPES", "TARGETS", "SEEDS", "QUICK", "Planned", "Comparison", "recipe_for", "build_grid",
            "reach", "play_to", "bin_of", "aggregate", "dense_baseline", "compare", "plan"]
@@ -402,7 +403,7 @@ def plan(methods: Sequence[str] | None = None, *, data: str = "mnist5k", model: 
     from lottery_lab import data as data_lib
 
     if data not in data_lib.names():
-        raise ValueError(f"unknown data={data!r}; registered datasets: {', '.join(data_lib.names())}")
+        raise invalid("data", data, f"one of the registered datasets: {', '.join(data_lib.names())}")
     base = QUICK if quick else {}
     targets = tuple(base.get("targets", TARGETS) if targets is None else targets)
     seeds = tuple(base.get("seeds", SEEDS) if seeds is None else seeds)

@@ -14,7 +14,8 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from lottery_lab._choices import DEVICES, OPTIMIZERS, SCHEDULES
+from lottery_lab._choices import DEVICES, OPTIMIZERS, SCHEDULES, TRAINING
+from lottery_lab._validation import InstanceOf, Interval, check_keywords, invalid, validate, validate_fields
 
 if TYPE_CHECKING:
     from lottery_lab.train import TrainConfig
@@ -26,101 +27,109 @@ __all__ = ["LotteryConfig", "NOT_HASHED"]
 NOT_HASHED = frozenset({"rounds", "out_dir", "progress", "device", "compile", "checkpoint_s"})
 
 
-def _help(text: str, default: Any = MISSING, factory: Callable | None = None):
+def _help(text: str, default: Any = MISSING, factory: Callable | None = None, constraints: Any = None):
+    metadata = {"help": text} if constraints is None else {"help": text, "constraints": constraints}
     if factory is not None:
-        return field(default_factory=factory, metadata={"help": text})
-    return field(default=default, metadata={"help": text})
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def _json_dict(name: str, value: dict) -> None:
+    try:
+        json.dumps(value)
+    except TypeError as exc:
+        raise TypeError(f"{name}={value!r} must hold JSON values (it is stored in config.json): {exc}") from None
+
+
+_NAME = InstanceOf(str, label="a registered name (a string)")
+_DEVICES = f"one of {', '.join(DEVICES)} or cuda:N"
 
 
 @dataclass
 class LotteryConfig:
-    """Everything that defines a lottery run. Fields carry help text in ``metadata["help"]``."""
+    """Everything that defines a lottery run. Fields carry help text in ``metadata["help"]`` and what
+    they may be in ``metadata["constraints"]`` (:mod:`lottery_lab._validation`)."""
 
-    method: str = _help("pruning method: one of lottery_lab.methods.names()", "imp")
-    method_kw: dict = _help("keyword arguments of the method (e.g. {'prune_fraction': 0.2})", factory=dict)
-    model: str = _help("model: one of lottery_lab.models.names()", "mlp")
-    model_kw: dict = _help("keyword arguments of the model (e.g. {'width': 0.5})", factory=dict)
+    method: str = _help("pruning method: one of lottery_lab.methods.names()", "imp", constraints=_NAME)
+    method_kw: dict = _help("keyword arguments of the method (e.g. {'prune_fraction': 0.2})", factory=dict,
+                            constraints=dict)
+    model: str = _help("model: one of lottery_lab.models.names()", "mlp", constraints=_NAME)
+    model_kw: dict = _help("keyword arguments of the model (e.g. {'width': 0.5})", factory=dict, constraints=dict)
     data: str = _help("dataset: one of lottery_lab.data.names() (or a label for tensors given to play)",
-                      "mnist5k")
-    data_kw: dict = _help("keyword arguments of data.get (e.g. {'split': 'val'})", factory=dict)
-    rounds: int = _help("pruning rounds after the dense round 0 (results have rounds + 1 rows)", 5)
-    epochs: int = _help("training epochs per round", 10)
-    iterations: int | None = _help("training length in optimiser steps (overrides epochs)", None)
-    batch_size: int = _help("mini-batch size", 128)
-    optimizer: str = _help(f"optimiser: one of {', '.join(OPTIMIZERS)}", "sgd")
-    lr: float = _help("learning rate", 0.1)
-    momentum: float = _help("SGD momentum", 0.9)
-    weight_decay: float = _help("weight decay (L2), never applied to pruned weights", 0.0)
-    schedule: str = _help(f"learning-rate schedule: one of {', '.join(SCHEDULES)}", "constant")
-    milestones: tuple = _help("step schedule: fractions of training where the lr drops by gamma", (0.5, 0.75))
-    gamma: float = _help("step schedule: the lr factor at each milestone", 0.1)
-    rewind_iter: int = _help("rewind tickets to the weights at this step of round 0 (0: to the init)", 0)
+                      "mnist5k", constraints=_NAME)
+    data_kw: dict = _help("keyword arguments of data.get (e.g. {'split': 'val'})", factory=dict, constraints=dict)
+    rounds: int = _help("pruning rounds after the dense round 0 (results have rounds + 1 rows)", 5,
+                        constraints=Interval(int, 1))
+    epochs: int = _help("training epochs per round", 10, constraints=TRAINING["epochs"])
+    iterations: int | None = _help("training length in optimiser steps (overrides epochs)", None,
+                                   constraints=TRAINING["iterations"])
+    batch_size: int = _help("mini-batch size", 128, constraints=TRAINING["batch_size"])
+    optimizer: str = _help(f"optimiser: one of {', '.join(OPTIMIZERS)}", "sgd", constraints=TRAINING["optimizer"])
+    lr: float = _help("learning rate", 0.1, constraints=TRAINING["lr"])
+    momentum: float = _help("SGD momentum", 0.9, constraints=TRAINING["momentum"])
+    weight_decay: float = _help("weight decay (L2), never applied to pruned weights", 0.0,
+                                constraints=TRAINING["weight_decay"])
+    schedule: str = _help(f"learning-rate schedule: one of {', '.join(SCHEDULES)}", "constant",
+                          constraints=TRAINING["schedule"])
+    milestones: tuple = _help("step schedule: fractions of training where the lr drops by gamma", (0.5, 0.75),
+                              constraints=TRAINING["milestones"])
+    gamma: float = _help("step schedule: the lr factor at each milestone", 0.1,
+                         constraints=TRAINING["gamma"])
+    rewind_iter: int = _help("rewind tickets to the weights at this step of round 0 (0: to the init)", 0,
+                             constraints=Interval(int, 0))
     reinit: bool = _help("also train each round's mask from fresh random weights (the reinit control)",
-                         False)
-    seed: int = _help("seeds the init, the data order and every random choice of the method", 0)
-    device: str = _help(f"device: one of {', '.join(DEVICES)} (auto: cuda, then mps, then cpu)", "auto")
-    amp: bool = _help("bf16 autocast on CUDA (no effect elsewhere)", True)
-    compile: bool = _help("torch.compile the model's forward", False)
-    out_dir: str | None = _help("where run folders go (None: keep nothing on disk)", "runs")
-    progress: bool = _help("show tqdm progress bars", True)
+                         False, constraints=bool)
+    seed: int = _help("seeds the init, the data order and every random choice of the method", 0,
+                      constraints=Interval(int))
+    device: str = _help(f"device: one of {', '.join(DEVICES)} (auto: cuda, then mps, then cpu)", "auto",
+                        constraints=InstanceOf(str, label=_DEVICES))
+    amp: bool = _help("bf16 autocast on CUDA (no effect elsewhere)", True, constraints=TRAINING["amp"])
+    compile: bool = _help("torch.compile the model's forward", False, constraints=TRAINING["compile"])
+    out_dir: str | None = _help("where run folders go (None: keep nothing on disk)", "runs",
+                                constraints=[InstanceOf(str, Path, label="a path"), None])
+    progress: bool = _help("show tqdm progress bars", True, constraints=TRAINING["progress"])
     checkpoint_s: float = _help("seconds between checkpoints inside a phase (taken at epoch ends, and at "
-                                "each phase's end; 0: every epoch)", 60.0)
+                                "each phase's end; 0: every epoch)", 60.0, constraints=Interval(float, 0))
 
     def __post_init__(self) -> None:
+        validate_fields(self)  # every field's kind and range, in this order (iterations before rewind_iter)
         for name in ("method_kw", "model_kw", "data_kw"):
-            value = getattr(self, name)
-            if not isinstance(value, dict):
-                raise TypeError(f"{name} must be a dict, got {type(value).__name__}")
-            try:
-                json.dumps(value)
-            except TypeError as exc:
-                raise TypeError(f"{name}={value!r} must hold JSON values (it is stored in config.json): {exc}")
-        if isinstance(self.rounds, bool) or not isinstance(self.rounds, int) or self.rounds < 1:
-            raise ValueError(f"rounds={self.rounds!r} must be an integer >= 1")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise TypeError(f"seed={self.seed!r} must be an integer")
-        if isinstance(self.rewind_iter, bool) or not isinstance(self.rewind_iter, int) or self.rewind_iter < 0:
-            raise ValueError(f"rewind_iter={self.rewind_iter!r} must be an integer >= 0")
-        if not isinstance(self.milestones, (list, tuple)):
-            raise TypeError(f"milestones={self.milestones!r} must be a list of fractions of training in (0, 1)")
+            _json_dict(name, getattr(self, name))
         self.milestones = tuple(self.milestones)
-        from lottery_lab.train import check_flag
-
-        check_flag("reinit", self.reinit)
-        self.train_config()  # validates the training fields, naming the bad one (iterations first)
         if self.iterations is not None and self.rewind_iter >= self.iterations:
             raise ValueError(f"rewind_iter={self.rewind_iter} is beyond the training length: it must be < "
                              f"iterations={self.iterations}")
-        if self.device not in DEVICES and not str(self.device).startswith("cuda:"):
-            raise ValueError(f"device={self.device!r} is not supported; use one of {', '.join(DEVICES)}")
-        if isinstance(self.checkpoint_s, bool) or not isinstance(self.checkpoint_s, (int, float)) \
-                or not 0 <= self.checkpoint_s < float("inf"):
-            raise ValueError(f"checkpoint_s={self.checkpoint_s!r} must be a finite number of seconds >= 0")
-        if self.out_dir is not None and not isinstance(self.out_dir, (str, Path)):
-            raise TypeError(f"out_dir must be a path or None, got {type(self.out_dir).__name__}")
+        if self.device not in DEVICES and not self.device.startswith("cuda:"):
+            raise invalid("device", self.device, _DEVICES)
         from lottery_lab import methods
 
         methods.get(self.method, **self.method_kw)  # unknown method or bad kwargs: errors name them
         from lottery_lab import models
 
-        if self.model not in models.names():
-            raise ValueError(f"unknown model={self.model!r}; registered models: {', '.join(models.names())}")
-        models.check_options(self.model, self.model_kw)
+        models.check_options(self.model, self.model_kw)  # unknown model or options
         from lottery_lab import data as data_lib
 
         allowed = [p for p in inspect.signature(data_lib.get).parameters if p != "name"]
-        unknown = sorted(set(self.data_kw) - set(allowed))
-        if unknown:
-            raise ValueError(f"data_kw has unknown key(s) {', '.join(unknown)}; data.get accepts: {', '.join(allowed)}")
-        if not isinstance(self.data_kw.get("root", ""), (str, type(None))):
-            raise TypeError(f"data_kw root={self.data_kw['root']!r} must be a folder path (a string) or None")
+        check_keywords("data_kw", self.data_kw, allowed, noun="key")
+        root = self.data_kw.get("root")
+        if root is not None:
+            validate("data_kw root", root, InstanceOf(str, label="a folder path (a string) or None"))
+
+    def check_data(self) -> None:
+        """ValueError unless :attr:`data` names a registered dataset: call it where the data will come
+        from the registry (``play`` without tensors, ``sweep.run``, the command line) — a config alone
+        cannot know, since ``data`` may label tensors given to ``play``."""
+        from lottery_lab import data as data_lib
+
+        data_lib.names()  # loads the registry (and plug-ins) before the check
+        if self.data not in data_lib._REGISTRY:
+            raise invalid("data", self.data, f"one of the registered datasets: {', '.join(data_lib.names())}")
 
     def train_config(self, **overrides: Any) -> TrainConfig:
         """The :class:`~lottery_lab.train.TrainConfig` of this run (``overrides`` replace fields)."""
         from lottery_lab.train import TrainConfig
 
-        kw = dict(epochs=self.epochs, iterations=self.iterations, batch_size=self.batch_size,
-                  optimizer=self.optimizer, lr=self.lr, momentum=self.momentum,
+        kw = dict(epochs=self.epochs, iterations=self.iterations, optimizer=self.optimizer, lr=self.lr, momentum=self.momentum,
                   weight_decay=self.weight_decay, schedule=self.schedule, milestones=self.milestones,
                   gamma=self.gamma, amp=self.amp, compile=self.compile, progress=self.progress)
         kw.update(overrides)

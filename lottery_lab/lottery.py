@@ -390,6 +390,8 @@ def play(config: LotteryConfig, data=None) -> LotteryResult:
         raise TypeError(f"config must be a LotteryConfig, got {type(config).__name__}")
     if not distributed.is_main():  # a process group's other ranks: no progress bars
         config = replace(config, progress=False)
+    if data is None:
+        config.check_data()
     run = _Run(config, data)
     store = run.store
     rows: list[dict] = []

@@ -4,9 +4,9 @@ A mask is plain data — a ``dict`` from parameter name (as in ``model.named_par
 tensor of the parameter's shape, ``True``/1 where the weight is kept — never module surgery. Only the
 weights of ``nn.Linear`` and ``nn.Conv2d`` modules are prunable: biases and BatchNorm never are.
 
-Pruned weights stay exactly zero and get no update: the training loop multiplies their gradients by
-the mask before the optimiser step and the weights by the mask after it (:func:`apply`,
-the training loop's masker), so neither momentum nor weight decay can move them.
+Pruned weights stay exactly zero and get no update: the training loop multiplies the weights by the
+mask after every optimiser step (a :class:`Masker`, what :func:`apply` does once), so neither
+momentum nor weight decay can move them.
 
 Example
 -------
@@ -27,7 +27,7 @@ from torch import nn
 
 __all__ = [
     "Mask", "prunable", "ones_like", "apply", "density", "layer_density", "count",
-    "check", "rewind", "to_bool", "param_key",
+    "check", "rewind", "to_bool", "param_key", "Masker",
 ]
 
 #: A mask: parameter name -> bool tensor of the parameter's shape (True = kept).
@@ -72,19 +72,53 @@ def check(model: nn.Module, masks: Mapping[str, torch.Tensor]) -> None:
                              f"shape {tuple(params[name].shape)}")
 
 
-def _pairs(model: nn.Module, masks: Mapping[str, torch.Tensor]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    params = dict(model.named_parameters())
-    names = list(masks)
-    return [params[n] for n in names], [masks[n] for n in names]
+class Masker:
+    """A mask made ready to apply to ``model`` many times: aligned lists of (parameter, float mask),
+    one fused multiply per :meth:`apply`.
+
+    The training loop masks only the weights, once per step after the update: every optimiser here
+    (SGD with momentum and weight decay, Adam, AdamW) updates each element from that element's own
+    gradient and state alone, so a pruned element's update never reaches a kept one, and zeroing the
+    weight after the step keeps it exactly 0 (its momentum/moment state is never read for a kept
+    weight). Masking the gradients too changed no kept weight and cost a second pass per step (issue 14).
+    Entries that keep everything are left out: multiplying by ones changes nothing and costs a pass.
+    The float masks take their parameter's dtype, device and memory format (strides): CUDA's fused
+    ``_foreach`` kernels need equal strides in both lists, and a channels_last parameter with a
+    contiguous mask would fall back to one kernel per tensor.
+    """
+
+    def __init__(self, model: nn.Module, masks: Mapping[str, torch.Tensor] | None):
+        masks = masks or {}
+        params = dict(model.named_parameters())
+        missing = [n for n in masks if n not in params]
+        if missing:
+            raise ValueError(f"mask entries {missing} are not parameters of the model")
+        names = list(masks)
+        full = torch.stack([(masks[n] == 1).all().to(masks[names[0]].device) for n in names]).tolist() \
+            if names else []
+        active = [n for n, f in zip(names, full) if not f]  # one read-back for all, once per phase
+        self.params = [params[n] for n in active]
+        self.masks = [torch.empty_like(p).copy_(masks[n]) for n, p in zip(active, self.params)]
+
+    @torch.no_grad()
+    def apply(self) -> None:
+        """Zero the pruned weights in place."""
+        if self.params:
+            torch._foreach_mul_(self.params, self.masks)
 
 
 @torch.no_grad()
 def apply(model: nn.Module, masks: Mapping[str, torch.Tensor]) -> None:
-    """Zero the pruned weights of ``model`` in place."""
+    """Zero the pruned weights of ``model`` in place (one fused multiply; unlike :class:`Masker`, which
+    is built once per phase, nothing is read back to the host: searches call this every step)."""
     if not masks:
         return
-    ps, ms = _pairs(model, masks)
-    torch._foreach_mul_(ps, [m.to(p.dtype) for p, m in zip(ps, ms)])
+    params = dict(model.named_parameters())
+    missing = [n for n in masks if n not in params]
+    if missing:
+        raise ValueError(f"mask entries {missing} are not parameters of the model")
+    ps = [params[n] for n in masks]
+    torch._foreach_mul_(ps, [m.to(p.dtype) for p, m in zip(ps, masks.values())])
 
 
 def count(masks: Mapping[str, torch.Tensor]) -> tuple[int, int]:

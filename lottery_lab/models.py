@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import inspect
 import math
+import numbers
 from typing import Callable
 
 from lottery_lab._registry import Registry
+from lottery_lab._validation import Interval, ListOf, check_keywords, invalid, validate
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -42,31 +44,31 @@ def names() -> list[str]:
 
 
 def get(name: str, *, input_shape: tuple[int, ...], num_classes: int, **kw) -> nn.Module:
-    """Build model ``name`` for inputs of ``input_shape`` ((C, H, W) or flat (D,)) and ``num_classes``."""
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown model name={name!r}; registered: {', '.join(names())}")
-    input_shape = tuple(int(s) for s in input_shape)
-    if not input_shape or any(s < 1 for s in input_shape):
-        raise ValueError(f"input_shape={input_shape!r} must be a non-empty tuple of positive sizes")
-    if int(num_classes) < 2:
-        raise ValueError(f"num_classes={num_classes!r} must be >= 2")
+    """Build model ``name`` for inputs of ``input_shape`` ((C, H, W) or flat (D,)) and ``num_classes``.
+
+    Unknown options raise TypeError (as the builder's call would), bad values ValueError."""
     check_options(name, kw)
-    model = _REGISTRY[name](input_shape, int(num_classes), **kw)
+    validate("input_shape", input_shape, _SHAPE)
+    if not input_shape:
+        raise invalid("input_shape", input_shape, "a non-empty tuple of integers >= 1")
+    validate("num_classes", num_classes, Interval(numbers.Integral, 2))
+    model = _REGISTRY.get(name)(tuple(int(s) for s in input_shape), int(num_classes), **kw)
     _kaiming_init(model)
     return model
 
 
+#: a non-empty tuple (or list) of positive sizes
+_SHAPE = ListOf(Interval(numbers.Integral, 1))
+
+
 def check_options(name: str, kw: dict) -> None:
-    """Raise ValueError when model ``name`` does not take the options ``kw`` (checked before any data is loaded)."""
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown model name={name!r}; registered: {', '.join(names())}")
-    width = kw.get("width", 1.0)
-    if isinstance(width, bool) or not (isinstance(width, (int, float)) and width > 0):
-        raise ValueError(f"width={width!r} must be a positive number")
-    allowed = [p for p in inspect.signature(_REGISTRY[name]).parameters if p not in ("input_shape", "num_classes")]
-    unknown = sorted(set(kw) - set(allowed))
-    if unknown:
-        raise ValueError(f"model {name!r} got unknown options {unknown}; allowed: {allowed}")
+    """Check model ``name``'s options ``kw`` before any data is loaded: ValueError for an unknown
+    model or a bad ``width``, TypeError for an option the builder does not take."""
+    builder = _REGISTRY.get(name)
+    allowed = [p for p in inspect.signature(builder).parameters if p not in ("input_shape", "num_classes")]
+    check_keywords(f"model {name!r}", kw, allowed, noun="option")
+    if "width" in kw:
+        validate("width", kw["width"], Interval(float, 0, None, closed="neither"))
 
 
 def _kaiming_init(model: nn.Module) -> None:

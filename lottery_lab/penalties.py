@@ -35,10 +35,11 @@ Example
 
 from __future__ import annotations
 
-import math
+import numbers
 from typing import Any, Callable
 
 from lottery_lab._registry import Registry
+from lottery_lab._validation import Interval, check_keywords, validate
 
 import numpy as np
 
@@ -90,13 +91,9 @@ def _ops_for(x: Any) -> _Ops:
     return _Ops(None)
 
 
-def _check_real(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return value
+#: a penalty parameter's default constraint: a finite real number (numpy scalars too)
+_REAL = Interval(numbers.Real)
+_POSITIVE = Interval(numbers.Real, 0, None, closed="neither")
 
 
 class Penalty:
@@ -119,20 +116,17 @@ class Penalty:
     is_convex: bool = False
     _param_names: tuple[str, ...] = ()
     _defaults: dict[str, float] = {}
+    #: what a parameter may be (:mod:`lottery_lab._validation`); a finite real number where not given
+    _constraints: dict[str, Any] = {}
 
     def __init__(self, **params: Any):
-        unknown = sorted(set(params) - set(self._param_names))
-        if unknown:
-            allowed = ", ".join(self._param_names) or "none"
-            raise ValueError(
-                f"penalty {self.name!r} got unknown parameter(s) {', '.join(unknown)}; allowed: {allowed}"
-            )
+        check_keywords(f"penalty {self.name!r}", params, self._param_names, noun="parameter")
         merged = {**self._defaults, **params}
-        self.params = {k: _check_real(k, v) for k, v in merged.items()}
+        self.params = {k: float(validate(k, v, self._constraints.get(k, _REAL))) for k, v in merged.items()}
         self._validate()
 
     def _validate(self) -> None:
-        """Raise ValueError naming the parameter when a parameter is outside its domain."""
+        """Raise ValueError naming the parameter when parameters are wrong together (beyond ``_constraints``)."""
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v:g}" for k, v in self.params.items())
@@ -232,9 +226,7 @@ class Log(Penalty):
 
     name, _param_names, _defaults = "log", ("eps",), {"eps": 0.1}
 
-    def _validate(self):
-        if self.params["eps"] <= 0:
-            raise ValueError(f"eps must be > 0 for the log penalty, got {self.params['eps']}")
+    _constraints = {"eps": _POSITIVE}
 
     def _r(self, ops, t):
         eps = self.params["eps"]
@@ -264,11 +256,7 @@ class Lp(Penalty):
     name, _param_names, _defaults = "lp", ("p", "eps"), {"p": 0.5, "eps": 0.1}
     _BISECTION_STEPS = 80
 
-    def _validate(self):
-        if not 0 < self.params["p"] < 1:
-            raise ValueError(f"p must be in (0, 1) for the lp penalty, got {self.params['p']}")
-        if self.params["eps"] <= 0:
-            raise ValueError(f"eps must be > 0 for the lp penalty, got {self.params['eps']}")
+    _constraints = {"p": Interval(numbers.Real, 0, 1, closed="neither"), "eps": _POSITIVE}
 
     def _r(self, ops, t):
         p, eps = self.params["p"], self.params["eps"]
@@ -302,11 +290,7 @@ class SCAD(Penalty):
 
     name, _param_names, _defaults = "scad", ("a", "b"), {"a": 3.7, "b": 0.1}
 
-    def _validate(self):
-        if self.params["a"] <= 2:
-            raise ValueError(f"a must be > 2 for the scad penalty, got {self.params['a']}")
-        if self.params["b"] <= 0:
-            raise ValueError(f"b must be > 0 for the scad penalty, got {self.params['b']}")
+    _constraints = {"a": Interval(numbers.Real, 2, None, closed="neither"), "b": _POSITIVE}
 
     def _r(self, ops, t):
         a, b = self.params["a"], self.params["b"]
@@ -338,9 +322,7 @@ class MCP(Penalty):
 
     name, _param_names, _defaults = "mcp", ("gamma",), {"gamma": 0.5}
 
-    def _validate(self):
-        if self.params["gamma"] <= 0:
-            raise ValueError(f"gamma must be > 0 for the mcp penalty, got {self.params['gamma']}")
+    _constraints = {"gamma": _POSITIVE}
 
     def _r(self, ops, t):
         g = self.params["gamma"]
@@ -363,9 +345,7 @@ class TL1(Penalty):
 
     name, _param_names, _defaults = "tl1", ("a",), {"a": 1.0}
 
-    def _validate(self):
-        if self.params["a"] <= 0:
-            raise ValueError(f"a must be > 0 for the tl1 penalty, got {self.params['a']}")
+    _constraints = {"a": _POSITIVE}
 
     def _r(self, ops, t):
         a = self.params["a"]
@@ -441,11 +421,6 @@ def get(name: str | Penalty, **params: Any) -> Penalty:
     """
     if isinstance(name, Penalty):
         if params:
-            raise ValueError("params cannot be given together with a Penalty instance")
+            raise ValueError(f"params={params!r} must be empty when the penalty is a Penalty instance ({name!r})")
         return name
-    if not isinstance(name, str):
-        raise TypeError(f"penalty name must be a str, got {type(name).__name__}")
-    key = name.lower()
-    if key not in _REGISTRY:
-        raise ValueError(f"unknown penalty {name!r}; registered names: {', '.join(names())}")
-    return _REGISTRY[key](**params)
+    return _REGISTRY.get(name)(**params)

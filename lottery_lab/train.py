@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 import torch
@@ -28,7 +28,11 @@ __all__ = [
     "autocast_dtype", "lr_factor", "ForeachSGD", "make_optimizer", "train", "evaluate", "OPTIMIZERS", "SCHEDULES",
 ]
 
-from lottery_lab._choices import DEVICES, OPTIMIZERS, SCHEDULES  # noqa: E402,F401  (torch-free home)
+from lottery_lab._choices import DEVICES, OPTIMIZERS, SCHEDULES, TRAINING  # noqa: E402,F401  (torch-free home)
+from lottery_lab._validation import validate_fields  # noqa: E402
+from lottery_lab.masks import Masker  # noqa: E402
+# the checks by name, for callers that import them from here (their home is lottery_lab._validation)
+from lottery_lab._validation import check_flag, check_int, check_real  # noqa: E402,F401
 
 
 # ---------------------------------------------------------------------------------------- devices
@@ -87,81 +91,35 @@ def _matmul_precision(device: torch.device):
 
 # ----------------------------------------------------------------------------------------- config
 
-def check_int(arg: str, value: Any, minimum: int, none_ok: bool = False) -> int:
-    """``value`` as an int ≥ ``minimum``: TypeError naming ``arg`` for another kind (a bool included:
-    ``True`` is not 1 epoch), ValueError below the minimum."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{arg}={value!r} must be {'None or ' if none_ok else ''}an integer >= {minimum}, "
-                        f"got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{arg}={value!r} must be {'None or ' if none_ok else ''}an integer >= {minimum}")
-    return int(value)
-
-
-def check_real(arg: str, value: Any) -> float:
-    """``value`` as a finite float: TypeError naming ``arg`` for a string, a bool or another kind,
-    ValueError for inf/NaN. Plain Python numbers only: configs are stored as JSON."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{arg}={value!r} must be a number, got {type(value).__name__}")
-    if not math.isfinite(value):
-        raise ValueError(f"{arg}={value!r} must be a finite number")
-    return float(value)
-
-
-def check_flag(arg: str, value: Any) -> bool:
-    """``value`` if it is a bool, else TypeError naming ``arg``: ``bool("false")`` is True, so a
-    string is never read as a flag."""
-    if not isinstance(value, bool):
-        raise TypeError(f"{arg}={value!r} must be True or False, got {type(value).__name__}")
-    return bool(value)
+def _checked(name: str, default: Any) -> Any:
+    return field(default=default, metadata={"constraints": TRAINING[name]})
 
 
 @dataclass
 class TrainConfig:
-    """How to train one network (one phase of one round).
+    """How to train one network (one phase of one round) on the mini-batches it is given.
 
     ``iterations`` (optimiser steps), when given, overrides ``epochs``. Step schedule: the learning
-    rate is multiplied by ``gamma`` at each fraction of training in ``milestones``.
+    rate is multiplied by ``gamma`` at each fraction of training in ``milestones``. The batch size
+    is the batches' own (:class:`lottery_lab.data.Batches`), not a training setting.
     """
 
-    epochs: int = 10
-    iterations: int | None = None
-    batch_size: int = 128
-    optimizer: str = "sgd"
-    lr: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    schedule: str = "constant"
-    milestones: tuple[float, ...] = (0.5, 0.75)
-    gamma: float = 0.1
-    amp: bool = True
-    compile: bool = False
-    progress: bool = True
+    epochs: int = _checked("epochs", 10)
+    iterations: int | None = _checked("iterations", None)
+    optimizer: str = _checked("optimizer", "sgd")
+    lr: float = _checked("lr", 0.1)
+    momentum: float = _checked("momentum", 0.9)
+    weight_decay: float = _checked("weight_decay", 0.0)
+    schedule: str = _checked("schedule", "constant")
+    milestones: tuple[float, ...] = _checked("milestones", (0.5, 0.75))
+    gamma: float = _checked("gamma", 0.1)
+    amp: bool = _checked("amp", True)
+    compile: bool = _checked("compile", False)
+    progress: bool = _checked("progress", True)
 
     def __post_init__(self) -> None:
-        check_int("epochs", self.epochs, minimum=1)
-        if self.iterations is not None:
-            check_int("iterations", self.iterations, minimum=1, none_ok=True)
-        check_int("batch_size", self.batch_size, minimum=1)
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer={self.optimizer!r} is unknown; allowed: {', '.join(OPTIMIZERS)}")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule={self.schedule!r} is unknown; allowed: {', '.join(SCHEDULES)}")
-        if not check_real("lr", self.lr) > 0:
-            raise ValueError(f"lr={self.lr!r} must be a finite number > 0")
-        if not 0 <= check_real("momentum", self.momentum) < 1:
-            raise ValueError(f"momentum={self.momentum!r} must lie in [0, 1)")
-        if not check_real("weight_decay", self.weight_decay) >= 0:
-            raise ValueError(f"weight_decay={self.weight_decay!r} must be >= 0")
-        if not isinstance(self.milestones, (list, tuple)):
-            raise TypeError(f"milestones={self.milestones!r} must be a list of fractions of training in (0, 1)")
-        self.milestones = tuple(float(check_real("milestones", m)) for m in self.milestones)
-        if any(not 0 < m < 1 for m in self.milestones):
-            raise ValueError(f"milestones={self.milestones!r} must be fractions of training in (0, 1)")
-        if not 0 < check_real("gamma", self.gamma) <= 1:
-            raise ValueError(f"gamma={self.gamma!r} must lie in (0, 1]")
-        for name in ("amp", "compile", "progress"):
-            check_flag(name, getattr(self, name))
+        validate_fields(self)
+        self.milestones = tuple(float(m) for m in self.milestones)
 
     def total_steps(self, steps_per_epoch: int) -> int:
         """Optimiser steps in the whole phase."""
@@ -390,38 +348,6 @@ class TrainResult:
     elapsed: float
 
 
-class _Masker:
-    """The mask as aligned lists of (parameter, float mask), for cheap fused multiplies each step.
-
-    Only the weights are masked, once per step after the update: every optimiser here (SGD with momentum
-    and weight decay, Adam, AdamW) updates each element from that element's own gradient and state
-    alone, so a pruned element's update never reaches a kept one, and zeroing the weight after the step
-    keeps it exactly 0 (its momentum/moment state is never read for a kept weight). Masking the
-    gradients too changed no kept weight and cost a second pass per step (issue 14).
-    All-kept entries are left out: multiplying by ones changes nothing and costs a pass a step.
-    The float masks take their parameter's memory format (strides): CUDA's fused ``_foreach`` kernels
-    need equal strides in both lists, and a channels_last parameter with a contiguous mask would fall
-    back to one kernel per tensor.
-    """
-
-    def __init__(self, model: nn.Module, masks: Mapping[str, torch.Tensor] | None):
-        masks = masks or {}
-        params = dict(model.named_parameters())
-        missing = [n for n in masks if n not in params]
-        if missing:
-            raise ValueError(f"mask entries {missing} are not parameters of the model")
-        names = list(masks)
-        full = torch.stack([masks[n].all().to(masks[names[0]].device) for n in names]).tolist() if names else []
-        active = [n for n, f in zip(names, full) if not f]  # one read-back for all, once per phase
-        self.params = [params[n] for n in active]
-        self.masks = [torch.empty_like(p).copy_(masks[n]) for n, p in zip(active, self.params)]
-
-    @torch.no_grad()
-    def weights(self) -> None:
-        if self.params:
-            torch._foreach_mul_(self.params, self.masks)
-
-
 # ------------------------------------------------------------------------------------------- loop
 
 def _skip(it, n: int) -> None:
@@ -473,7 +399,7 @@ def train(
     optimizer = make_optimizer(groups, config)
     state = TrainState(model, optimizer, generator, total, steps_per_epoch, step=start_step,
                        round_index=round_index, phase=phase)
-    masker = _Masker(model, masks)
+    masker = Masker(model, masks)
     amp = autocast_dtype(device, config.amp)
     # a process group (lottery_lab.distributed.World): each rank its slice of the batch, gradients averaged by DDP
     net_model = model if group is None else group.wrap(model)
@@ -486,7 +412,7 @@ def train(
         if resume is not None:
             state.load_state_dict(resume)
         else:
-            masker.weights()
+            masker.apply()
         for cb in callbacks:
             cb.on_train_start(state)
         model.train()
@@ -529,7 +455,7 @@ def train(
                     for cb in callbacks:
                         cb.after_backward(state)
                     optimizer.step()
-                    masker.weights()
+                    masker.apply()
                     state.step += 1
                     loss_sum += loss.detach().float() if group is None else loss.detach().float() * share
                     n += 1

@@ -53,7 +53,7 @@ def no_training(monkeypatch):
 
 @pytest.mark.parametrize("argv, prog, words", [
     (["run", "--data", "synthetic", "--rounds", "0", "--out-dir", "none"], "lottery-lab run", "rounds=0"),
-    ([*QUICK, "--data", "nope"], "lottery-lab compare", "unknown data='nope'"),
+    ([*QUICK, "--data", "nope"], "lottery-lab compare", "data='nope' must be one of the registered datasets"),
     (["demo", "--out-dir", "{afile}"], "lottery-lab demo", "is a file, not a folder"),
     (["convex", "--pair", "3", "3", "--quick"], "lottery-lab convex", "different"),
     (["report", "{tmp}/nowhere"], "lottery-lab report", "is not a run directory"),

@@ -114,13 +114,13 @@ def test_options_are_generated_from_any_dataclass():
 
 @pytest.mark.parametrize("argv, message", [
     (["run", "--rounds", "0"], "rounds=0 must be an integer >= 1"),
-    (["run", "--method", "magic"], "unknown method='magic'; registered methods: imp"),
-    (["run", "--model", "gpt"], "unknown model='gpt'; registered models: mlp"),
-    (["run", "--data", "imagenet"], "unknown data='imagenet'; registered datasets: digits"),
+    (["run", "--method", "magic"], "method='magic' must be one of the registered methods: imp"),
+    (["run", "--model", "gpt"], "model='gpt' must be one of the registered models: mlp"),
+    (["run", "--data", "imagenet"], "data='imagenet' must be one of the registered datasets: digits"),
     (["run", "--epochs", "many"], "argument --epochs: invalid int value: 'many'"),
     (["run", "--method-kw", "{oops"], "--method-kw takes JSON"),
     (["run", "--method-kw", "[1]"], "--method-kw takes a JSON object"),
-    (["run", "--method", "concave", "--method-kw", '{"alpha": 1.5}'], "alpha=1.5 must lie in the open interval"),
+    (["run", "--method", "concave", "--method-kw", '{"alpha": 1.5}'], "alpha=1.5 must be a number in (0, 1)"),
     (["run", "--config", "/nonexistent/c.json"], "--config /nonexistent/c.json: cannot read"),
     (["run", *TINY, "--rewind-iter", "1000"], "rewind_iter=1000 is beyond the training length"),
     (["report", "/nonexistent/run"], "is not a run directory"),

@@ -230,7 +230,7 @@ def test_cli_round_trip_quick_json(tmp_path, capsys):
     (["--targets", "0.2,1.5"], r"open interval \(0, 1\).*1.5"),
     (["--targets", "0"], r"open interval \(0, 1\)"),
     (["--method-kw", "[1]"], "--method-kw takes a JSON object"),
-    (["--data", "nope"], "unknown data='nope'"),
+    (["--data", "nope"], "data='nope' must be one of the registered datasets"),
 ])
 def test_cli_bad_input(argv, message, capsys, tmp_path):
     with pytest.raises(SystemExit) as exc:
@@ -246,7 +246,7 @@ def test_cli_bad_input(argv, message, capsys, tmp_path):
     ({"targets": (0.2, 1.0)}, r"targets=\[0.2, 1.0\]: density targets must lie in the open interval"),
     ({"targets": (-0.1,)}, "targets="),
     ({"targets": ()}, "targets="),
-    ({"data": "nope"}, "unknown data='nope'; registered datasets"),
+    ({"data": "nope"}, "data='nope' must be one of the registered datasets"),
 ])
 def test_bad_input_names_the_argument(kw, message):
     with pytest.raises(ValueError, match=message):

@@ -72,11 +72,11 @@ def test_bound_is_infinite_without_strong_convexity():
 
 
 @pytest.mark.parametrize("kwargs,match", [
-    (dict(m_ref=np.array([0.0, 0.5, 1.0])), "^m_ref "),
-    (dict(m_ref=np.ones(4)), "^m_ref "),
-    (dict(m_ref=np.ones(3), alpha=1.0), "^alpha "),
-    (dict(m_ref=np.ones(3), lam=-1.0), "^lam "),
-    (dict(m_ref=np.ones(3), m_hat=np.full(3, 1.5), penalty="log"), "^m_hat "),
+    (dict(m_ref=np.array([0.0, 0.5, 1.0])), "^m_ref="),
+    (dict(m_ref=np.ones(4)), "^m_ref="),
+    (dict(m_ref=np.ones(3), alpha=1.0), "^alpha="),
+    (dict(m_ref=np.ones(3), lam=-1.0), "^lam="),
+    (dict(m_ref=np.ones(3), m_hat=np.full(3, 1.5), penalty="log"), "^m_hat="),
 ])
 def test_bad_input_raises_value_error(kwargs, match):
     rng = np.random.default_rng(1)

@@ -90,7 +90,7 @@ def test_a_global_batch_split_over_two_ranks_trains_as_one_process(tmp_path):
     share give the one-process gradient: the weights agree with a one-process training to rounding."""
     g = torch.Generator().manual_seed(0)
     X, y = torch.randn(100, 8, generator=g), torch.randint(0, 3, (100,), generator=g)
-    cfg = TrainConfig(epochs=3, batch_size=31, lr=0.2, momentum=0.9, amp=False, progress=False)
+    cfg = TrainConfig(epochs=3, lr=0.2, momentum=0.9, amp=False, progress=False)
 
     def fit(rank=None):
         torch.manual_seed(1)
@@ -114,7 +114,7 @@ def test_batchnorm_under_ddp_is_each_slice_normalised_with_rank_0s_running_stati
     halves', and the running statistics those of rank 0's halves (DDP's ``broadcast_buffers``)."""
     g = torch.Generator().manual_seed(0)
     X, y = torch.randn(64, 1, 8, 8, generator=g), torch.randint(0, 3, (64,), generator=g)
-    cfg = TrainConfig(epochs=2, batch_size=16, lr=0.05, momentum=0.9, amp=False, progress=False)
+    cfg = TrainConfig(epochs=2, lr=0.05, momentum=0.9, amp=False, progress=False)
 
     def build():
         torch.manual_seed(1)

@@ -40,7 +40,7 @@ def cfg(**kw):
     (dict(rewind_iter=-1), ValueError, "rewind_iter=-1"),
     (dict(iterations=10, rewind_iter=10), ValueError, "rewind_iter=10 is beyond"),
     (dict(device="tpu"), ValueError, "device='tpu'"),
-    (dict(method_kw=[1]), TypeError, "method_kw must be a dict"),
+    (dict(method_kw=[1]), TypeError, r"method_kw=\[1\] must be a dict"),
     (dict(lr=0.0), ValueError, "lr=0.0"),
 ])
 def test_bad_config_raises_naming_the_argument(kw, err, words):

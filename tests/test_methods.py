@@ -59,7 +59,7 @@ def test_bad_method_arguments_name_argument_value_and_range(name, kw, arg):
 def test_unknown_penalty_lists_the_registered_ones():
     with pytest.raises(ValueError, match="l1.*log.*scad"):
         methods.get("concave", penalty="cauchy")
-    with pytest.raises(ValueError, match="zeta"):
+    with pytest.raises(TypeError, match="penalty 'log' got unknown parameter.*zeta; it accepts: eps"):
         methods.get("concave", penalty="log", penalty_kw={"zeta": 1})
 
 

@@ -38,7 +38,7 @@ def ctx(model=None, r=1, data=None):
 def run_search(method, model, mask, steps=20, seed=0):
     search = method.search(model, mask, ctx(model))
     X, y, _, _ = tiny(seed)
-    cfg = TrainConfig(epochs=1, iterations=steps, batch_size=16, lr=0.05, progress=False)
+    cfg = TrainConfig(epochs=1, iterations=steps, lr=0.05, progress=False)
     from lottery_lab.data import Batches
 
     batches = Batches(X, y, 16, generator=torch.Generator().manual_seed(1))
@@ -96,7 +96,7 @@ def test_cs_reset_variant_ticket_is_positive_scores_and_temperature_anneals():
     from lottery_lab.data import Batches
 
     batches = Batches(X, y, 16, generator=torch.Generator().manual_seed(1))
-    cfg = TrainConfig(epochs=3, batch_size=16, lr=0.05, progress=False)
+    cfg = TrainConfig(epochs=3, lr=0.05, progress=False)
     betas = []
 
     class Spy(type(search.callbacks[0]).__mro__[1]):  # a plain Callback

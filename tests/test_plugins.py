@@ -112,7 +112,7 @@ def test_unknown_names_and_unregister():
     reg = Registry("widget", group="lottery_lab.no_such_group")
     reg.register("a", 1)
     assert reg.names() == ["a"] and reg.get("a") == 1 and "a" in reg
-    with pytest.raises(ValueError, match=r"widget=.b. is invalid: must be one of the registered widgets: a"):
+    with pytest.raises(ValueError, match=r"^widget=.b. must be one of the registered widgets: a$"):
         reg.get("b")
     with pytest.raises(TypeError, match="widget=3"):
         reg.get(3)

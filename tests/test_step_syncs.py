@@ -19,7 +19,7 @@ from lottery_lab.data import Batches, augment_batch
 from lottery_lab.methods._scale_free import ScaledGrad
 from lottery_lab.methods.base import Context, prune_lowest
 from lottery_lab.methods.rvsm import _prox, kth_largest_pair
-from lottery_lab.masks import ones_like
+from lottery_lab.masks import Masker, ones_like
 
 
 def convnet(seed=0):
@@ -223,7 +223,7 @@ def test_masks_keep_the_parameters_memory_format_from_round_to_round():
         assert pruned[n].stride() == params[n].stride() == mask[n].stride()
         assert torch.equal(pruned[n], pruned[n].contiguous())
     contiguous = {n: m.contiguous() for n, m in pruned.items()}  # e.g. a mask made elsewhere
-    masker = T._Masker(model, contiguous)
+    masker = Masker(model, contiguous)
     assert masker.params and all(m.stride() == p.stride() for p, m in zip(masker.params, masker.masks))
 
 
@@ -265,15 +265,15 @@ def test_l0_gates_and_expected_density_by_foreach_equal_the_per_layer_formulas()
     hc = HardConcrete()
     net = GatedNet(model, mask, 0.3, hc, 1)
     with torch.no_grad():
-        for la in net._ms:
+        for la in net.variables:
             la.add_(torch.randn(la.shape, generator=torch.Generator().manual_seed(la.numel())))
-    for a, la, s in zip(net.expected_kept(), net._ms, net.support):
+    for a, la, s in zip(net.expected_kept(), net.variables, net.support):
         assert torch.equal(a, (torch.sigmoid(la - hc.beta * math.log(-hc.gamma / hc.zeta)) * s).sum())
     outs = []
     for fused in (True, False):
         torch.manual_seed(5)
-        gates = net._sampled_gates() if fused else [hc.sample(la) for la in net._ms]
-        grads = torch.autograd.grad(sum((g * g).sum() for g in gates), net._ms)
+        gates = net._sampled_gates() if fused else [hc.sample(la) for la in net.variables]
+        grads = torch.autograd.grad(sum((g * g).sum() for g in gates), net.variables)
         outs.append((gates, grads))
     for a, b in zip(outs[0][0] + list(outs[0][1]), outs[1][0] + list(outs[1][1])):
         assert torch.equal(a, b)

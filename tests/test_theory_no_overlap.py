@@ -159,7 +159,7 @@ def test_tradeoff_rows():
         (lambda: no.rvsm(TEACHER, 4, "l1", 0.1, 1.0, lr=0.0), r"lr must be a finite number > 0"),
         (lambda: no.rvsm(TEACHER, 4, "l1", 0.1, 1.0, max_iter=0), r"max_iter must be an int >= 1"),
         (lambda: no.rvsm(TEACHER, 4, "l1", 0.1, 1.0, inits=np.ones((2, 3))), r"inits must have shape \(R, d=16\)"),
-        (lambda: no.rvsm(TEACHER, 4, "nope", 0.1, 1.0), r"unknown penalty 'nope'"),
+        (lambda: no.rvsm(TEACHER, 4, "nope", 0.1, 1.0), r"penalty='nope' must be one of the registered penalties"),
         (lambda: no.subgradient_descent(TEACHER, 4, "l1", -1.0), r"lam must be a finite number >= 0"),
         (lambda: no.rvsm_fixed_point(TEACHER, 4, "l1", 0.1, 0.0), r"beta must be a finite number > 0"),
         (lambda: no.rvsm_fixed_point(TEACHER, 4, "l0", 0.1, 0.5, support=np.ones(3)), r"support must have shape"),

@@ -124,7 +124,7 @@ def test_schedule_is_applied_to_every_group():
 
 
 @pytest.mark.parametrize("kw, arg", [
-    (dict(epochs=0), "epochs"), (dict(iterations=0), "iterations"), (dict(batch_size=0), "batch_size"),
+    (dict(epochs=0), "epochs"), (dict(iterations=0), "iterations"),
     (dict(optimizer="lbfgs"), "optimizer"), (dict(schedule="linear"), "schedule"), (dict(lr=-1.0), "lr"),
     (dict(momentum=1.0), "momentum"), (dict(weight_decay=-0.1), "weight_decay"),
     (dict(milestones=(1.5,)), "milestones"), (dict(gamma=0.0), "gamma"),

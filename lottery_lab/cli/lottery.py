@@ -119,8 +119,7 @@ def _run(args) -> int:
     from lottery_lab import data
 
     config = config_from_args(args)
-    if config.data not in data.names():
-        raise ValueError(f"unknown data={config.data!r}; registered datasets: {', '.join(data.names())}")
+    config.check_data()
     check_output_dir(config.out_dir, "--out-dir")
     check_output_file(args.plot, "--plot", plot_suffixes())
     if args.download:

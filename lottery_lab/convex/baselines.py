@@ -15,8 +15,9 @@ import numpy as np
 from scipy.optimize import minimize
 
 from lottery_lab import penalties
+from lottery_lab._validation import check_lam
 from lottery_lab.convex.problem import MaskProblem
-from lottery_lab.convex.solvers import check_lam, fista_momentum
+from lottery_lab.convex.solvers import fista_momentum
 
 __all__ = ["WeightResult", "fit_dense_theta", "weight_lam_max", "weight_l1_prox", "weight_l1_subgradient"]
 

@@ -19,7 +19,8 @@ import numpy as np
 
 from lottery_lab import penalties
 from lottery_lab.convex.problem import MaskProblem
-from lottery_lab.convex.solvers import check_lam, check_mask, mask_penalty, solve_pgd
+from lottery_lab._validation import check_lam, check_mask, check_real, invalid
+from lottery_lab.convex.solvers import mask_penalty, solve_pgd
 
 __all__ = ["BoundResult", "mask_error_bound", "tangent_projection"]
 
@@ -83,15 +84,11 @@ def mask_error_bound(prob: MaskProblem, penalty: str | penalties.Penalty, lam: f
     BoundResult
     """
     P = mask_penalty(penalty)
-    lams, scalar = check_lam(lam)
-    if not scalar:
-        raise ValueError(f"lam must be a single number for mask_error_bound; got an array of {lams.size}")
-    lam = float(lams[0])
+    lam = float(check_lam(lam, single_for="mask_error_bound")[0][0])
     m_ref = np.asarray(m_ref, dtype=float)
     if m_ref.shape != (prob.d,) or not np.all((m_ref == 0) | (m_ref == 1)):
-        raise ValueError(f"m_ref must be a binary mask (values 0 and 1) of shape ({prob.d},)")
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must be in (0, 1); got {alpha}")
+        raise invalid("m_ref", m_ref, f"a binary mask (values 0 and 1) of shape ({prob.d},)")
+    check_real("alpha", alpha, 0, 1, closed="neither")
     if P.is_convex:
         m_hat, slope = None, np.ones(prob.d)
     else:

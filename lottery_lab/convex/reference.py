@@ -16,7 +16,8 @@ import numpy as np
 
 from lottery_lab import penalties
 from lottery_lab.convex.problem import MaskProblem
-from lottery_lab.convex.solvers import MaskResult, check_lam, check_mask, mask_penalty, objective
+from lottery_lab._validation import check_lam, check_mask
+from lottery_lab.convex.solvers import MaskResult, mask_penalty, objective
 
 __all__ = ["solve_cvxpy", "stationarity_gap", "stationarity_residual", "solve_linearised"]
 
@@ -83,10 +84,7 @@ def solve_cvxpy(prob: MaskProblem, penalty: str | penalties.Penalty, lam: float,
         ``n_iter`` counts convex solves; ``history`` holds F after each.
     """
     P = mask_penalty(penalty)
-    lams, scalar = check_lam(lam)
-    if not scalar:
-        raise ValueError(f"lam must be a single number for solve_cvxpy; got an array of {lams.size}")
-    lam = float(lams[0])
+    lam = float(check_lam(lam, single_for="solve_cvxpy")[0][0])
     if P.is_convex:
         m = solve_linearised(prob, np.full(prob.d, lam))
         f = float(objective(prob, P, lam, m))
@@ -107,10 +105,7 @@ def solve_cvxpy(prob: MaskProblem, penalty: str | penalties.Penalty, lam: float,
 def _check_point(prob: MaskProblem, penalty: str | penalties.Penalty, lam: float, m: np.ndarray,
                  what: str) -> tuple[penalties.Penalty, float, np.ndarray]:
     P = mask_penalty(penalty)
-    lams, scalar = check_lam(lam)
-    if not scalar:
-        raise ValueError(f"lam must be a single number for {what}; got an array of {lams.size}")
-    return P, float(lams[0]), check_mask(m, prob.d, "m")
+    return P, float(check_lam(lam, single_for=what)[0][0]), check_mask(m, prob.d, "m")
 
 
 def stationarity_residual(prob: MaskProblem, penalty: str | penalties.Penalty, lam: float,

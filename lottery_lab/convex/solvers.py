@@ -16,14 +16,17 @@ objective trace is monotone for every penalty.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from lottery_lab import penalties
+# the checks the convex lab shares (their home is lottery_lab._validation; imported from here by older code)
+from lottery_lab._validation import Interval, check_lam, check_mask, validate
 from lottery_lab.convex.problem import MaskProblem
 
-__all__ = ["MaskResult", "solve_pgd", "mask_penalty", "check_lam"]
+__all__ = ["MaskResult", "solve_pgd", "mask_penalty", "check_lam", "check_mask", "fista_momentum"]
 
 
 @dataclass
@@ -66,28 +69,6 @@ def mask_penalty(penalty: str | penalties.Penalty) -> penalties.Penalty:
             f"allowed: {', '.join(n for n in penalties.names() if n != 'l0')}"
         )
     return P
-
-
-def check_lam(lam: float | np.ndarray) -> tuple[np.ndarray, bool]:
-    """λ as a 1-d float array and whether it was a scalar; ValueError unless finite, ≥ 0, non-empty."""
-    arr = np.asarray(lam, dtype=float)
-    if arr.ndim > 1:
-        raise ValueError(f"lam must be a number or a 1-d array of numbers; got shape {arr.shape}")
-    if arr.size == 0:
-        raise ValueError("lam must be a number or a non-empty 1-d array; got an empty array")
-    if not np.all(np.isfinite(arr)) or np.any(arr < 0):
-        raise ValueError(f"lam must be finite and >= 0; got {arr.tolist() if arr.ndim else float(arr)}")
-    return np.atleast_1d(arr), arr.ndim == 0
-
-
-def check_mask(m: np.ndarray, d: int, name: str) -> np.ndarray:
-    """m as a float array of shape (d,) inside the box [0, 1]^d; ValueError naming ``name`` otherwise."""
-    m = np.asarray(m, dtype=float)
-    if m.shape != (d,):
-        raise ValueError(f"{name} must have shape (d,) = ({d},); got shape {m.shape}")
-    if not np.all((m >= 0) & (m <= 1)):
-        raise ValueError(f"{name} must lie in the box [0, 1]^d; got values in [{m.min():g}, {m.max():g}]")
-    return m
 
 
 def fista_momentum(tk: float | np.ndarray) -> tuple[float | np.ndarray, float | np.ndarray]:
@@ -135,10 +116,8 @@ def solve_pgd(prob: MaskProblem, penalty: str | penalties.Penalty, lam: float | 
     P = mask_penalty(penalty)
     lams, scalar = check_lam(lam)
     start = np.ones(prob.d) if m0 is None else check_mask(m0, prob.d, "m0")
-    if not tol >= 0:
-        raise ValueError(f"tol must be >= 0; got {tol}")
-    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
-        raise ValueError(f"max_iter must be an integer >= 1; got {max_iter!r}")
+    validate("tol", tol, Interval(numbers.Real, 0))
+    validate("max_iter", max_iter, Interval(numbers.Integral, 1))
     k, t = len(lams), prob.step
 
     # state of the rows still running (compacted as rows finish)

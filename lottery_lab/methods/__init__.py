@@ -13,10 +13,13 @@
 
 The reinitialisation control is not a method: ``LotteryConfig(reinit=True)`` also trains every
 round's mask from fresh random weights (see :mod:`lottery_lab.lottery`). A new method is a
-:class:`Method` subclass decorated with :func:`register`; see :mod:`lottery_lab.methods.base`.
+:class:`Method` subclass decorated with :func:`register`; see :mod:`lottery_lab.methods.base`. A search
+that trains one variable per masked weight (a relaxed mask, gates, scores) can build on
+:class:`MaskedNet` (:mod:`lottery_lab.methods.masked_net`).
 """
 
 from lottery_lab.methods.base import Context, Method, Search, defaults, get, hashed_kwargs, names, register, unregister
+from lottery_lab.methods.masked_net import MaskedNet, RelaxedMaskNet
 # importing a method's module registers it; this order is the order of names(). Any other public
 # module of this package is imported on first names()/get() (lottery_lab._registry), outside
 # packages through the entry-point group ``lottery_lab.methods``.
@@ -31,4 +34,5 @@ from lottery_lab.methods import snip  # noqa: F401,E402  isort:skip
 from lottery_lab.methods import synflow  # noqa: F401,E402  isort:skip
 from lottery_lab.methods import magnitude_init  # noqa: F401,E402  isort:skip
 
-__all__ = ["Context", "Method", "Search", "defaults", "get", "hashed_kwargs", "names", "register", "unregister"]
+__all__ = ["Context", "Method", "Search", "defaults", "get", "hashed_kwargs", "names", "register", "unregister",
+           "MaskedNet", "RelaxedMaskNet"]

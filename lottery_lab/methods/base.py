@@ -18,19 +18,19 @@ from __future__ import annotations
 
 import abc
 import inspect
-import math
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar, Mapping, Sequence
 
 import torch
 from torch import nn
 
 from lottery_lab._registry import Registry
+from lottery_lab._validation import Options, check_int, check_keywords, check_real, validate
 from lottery_lab.masks import Mask
 from lottery_lab.train import Callback
 
 __all__ = ["Method", "Search", "Context", "register", "unregister", "get", "names", "defaults", "hashed_kwargs", "prune_lowest",
-           "check_fraction", "check_nonnegative", "check_positive", "check_count"]
+           "check_fraction", "check_nonnegative", "check_positive", "check_count", "check_option"]
 
 _REGISTRY: Registry[type["Method"]] = Registry("method", group="lottery_lab.methods", package="lottery_lab.methods")
 
@@ -140,23 +140,16 @@ def names() -> list[str]:
 
 
 def get(name: str, **kw: Any) -> Method:
-    """The method registered as ``name``, built with its keyword arguments (validated)."""
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown method={name!r}; registered methods: {', '.join(names())}")
-    cls = _REGISTRY[name]
-    allowed = list(inspect.signature(cls).parameters)
-    unknown = sorted(set(kw) - set(allowed))
-    if unknown:
-        raise TypeError(f"method {name!r} got unknown argument(s) {', '.join(unknown)}; "
-                        f"it accepts: {', '.join(allowed) or 'none'}")
+    """The method registered as ``name``, built with its keyword arguments (validated): ValueError for
+    an unknown name, TypeError for an argument it does not take (as calling the class would)."""
+    cls = _REGISTRY.get(name)
+    check_keywords(f"method {name!r}", kw, list(inspect.signature(cls).parameters))
     return cls(**kw)
 
 
 def defaults(name: str) -> dict[str, Any]:
     """The default keyword arguments of method ``name``."""
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown method={name!r}; registered methods: {', '.join(names())}")
-    return {k: p.default for k, p in inspect.signature(_REGISTRY[name]).parameters.items()
+    return {k: p.default for k, p in inspect.signature(_REGISTRY.get(name)).parameters.items()
             if p.default is not inspect.Parameter.empty}
 
 
@@ -167,45 +160,36 @@ def hashed_kwargs(name: str, kw: Mapping[str, Any]) -> dict[str, Any]:
     Run folders stored before a default changed keep their hash exactly when the arguments they
     computed with are still the resolved ones.
     """
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown method={name!r}; registered methods: {', '.join(names())}")
-    baseline = _REGISTRY[name].hash_baseline or {}
+    baseline = _REGISTRY.get(name).hash_baseline or {}
     resolved = {**defaults(name), **kw}
     return {k: v for k, v in resolved.items() if k not in baseline or baseline[k] != v}
 
 
+# the checks methods' constructors share (lottery_lab._validation constraints, by name)
+
 def check_fraction(arg: str, value: Any) -> float:
-    """``value`` as a float in the open interval (0, 1), else ValueError naming ``arg``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
-        raise ValueError(f"{arg}={value!r} must lie in the open interval (0, 1)")
-    return float(value)
-
-
-def _is_real(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+    """``value`` as a float in the open interval (0, 1)."""
+    return check_real(arg, value, 0, 1, closed="neither")
 
 
 def check_nonnegative(arg: str, value: Any) -> float:
-    """``value`` as a finite float ≥ 0 (a penalty weight λ), else ValueError naming ``arg``."""
-    if not _is_real(value) or value < 0:
-        raise ValueError(f"{arg}={value!r} must be a finite number >= 0")
-    return float(value)
+    """``value`` as a finite float >= 0 (a penalty weight λ)."""
+    return check_real(arg, value, 0)
 
 
 def check_positive(arg: str, value: Any) -> float:
-    """``value`` as a finite float > 0 (a step size, a temperature), else ValueError naming ``arg``."""
-    if not _is_real(value) or value <= 0:
-        raise ValueError(f"{arg}={value!r} must be a finite number > 0")
-    return float(value)
+    """``value`` as a finite float > 0 (a step size, a temperature)."""
+    return check_real(arg, value, 0, None, closed="neither")
 
 
 def check_count(arg: str, value: Any, allow_none: bool = False) -> int | None:
-    """``value`` as an integer ≥ 1 (or ``None`` where allowed), else ValueError naming ``arg``."""
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{arg}={value!r} must be {'None or ' if allow_none else ''}an integer >= 1")
-    return value
+    """``value`` as an integer >= 1 (or ``None`` where allowed)."""
+    return check_int(arg, value, 1, none_ok=allow_none)
+
+
+def check_option(arg: str, value: Any, options: Sequence[str]) -> str:
+    """``value`` if it is one of the strings ``options``."""
+    return validate(arg, value, Options(options))
 
 
 @torch.no_grad()

@@ -20,84 +20,11 @@ from lottery_lab.methods.recipe import Recipe
 from lottery_lab import penalties
 from lottery_lab.masks import Mask
 from lottery_lab.masks import param_key as _key
+from lottery_lab.methods.masked_net import RelaxedMaskNet  # noqa: F401  (its old home: re-exported)
 from lottery_lab.methods.base import (Context, Method, Search, check_count, check_fraction,
                                        check_nonnegative, check_positive, prune_lowest, register)
 from lottery_lab.train import Callback, TrainState
-
-
-class _ThetaTimesM(torch.autograd.Function):
-    """``w = θ ⊙ m`` for every masked weight at once, written into buffers the module keeps.
-
-    A fresh weight-sized tensor every step costs its page faults again once the allocator has handed
-    the memory back (issue 14); the products themselves are autograd's ``mul`` and its backward
-    (∂L/∂θ = g ⊙ m, ∂L/∂m = g ⊙ θ), bit for bit.
-    """
-
-    @staticmethod
-    def forward(ctx, out: list[torch.Tensor], n: int, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        ctx.n = n
-        ctx.save_for_backward(*tensors)
-        return tuple(torch.mul(theta, m, out=w).detach() for theta, m, w in zip(tensors[:n], tensors[n:], out))
-
-    @staticmethod
-    def backward(ctx, *grads: torch.Tensor):
-        tensors, n = ctx.saved_tensors, ctx.n
-        thetas, ms = tensors[:n], tensors[n:]
-        need = ctx.needs_input_grad[2:]
-        g_theta = [g * m if need[i] else None for i, (g, m) in enumerate(zip(grads, ms))]
-        g_m = [g * theta if need[n + i] else None for i, (g, theta) in enumerate(zip(grads, thetas))]
-        return (None, None, *g_theta, *g_m)
-
-
-class RelaxedMaskNet(nn.Module):
-    """``net`` computed with the effective weights θ ⊙ m, one m per masked weight (in ``self.m``).
-
-    The forward writes θ ⊙ m into kept buffers (one product per weight, no weight-sized temporaries)
-    and runs ``net`` with them in place of its masked weights (swapped in for the call, restored after).
-    """
-
-    def __init__(self, net: nn.Module, support: Mask, mask_init: float):
-        super().__init__()
-        self.net = net
-        self.names = list(support)
-        params = dict(net.named_parameters())
-        self.m = nn.ParameterDict({
-            _key(n): nn.Parameter(support[n].to(params[n].dtype) * mask_init) for n in self.names
-        })
-        self._thetas = [params[n] for n in self.names]
-        self._ms = [self.m[_key(n)] for n in self.names]
-        self._slots = [(net.get_submodule(n.rpartition(".")[0]), n.rpartition(".")[2]) for n in self.names]
-        self._w: list[torch.Tensor] = []
-
-    def _buffers_for_w(self) -> list[torch.Tensor]:
-        """θ ⊙ m's buffers, (re)made when a weight's shape, dtype, device or layout changed."""
-        if len(self._w) != len(self._thetas) or any(
-                w.shape != t.shape or w.dtype != t.dtype or w.device != t.device or w.stride() != t.stride()
-                for w, t in zip(self._w, self._thetas)):
-            self._w = [torch.empty_like(t, requires_grad=False) for t in self._thetas]
-        return self._w
-
-    def effective_weights(self) -> dict[str, torch.Tensor]:
-        """θ ⊙ m for every masked weight, by the net's parameter names (differentiable in θ and m)."""
-        if not self.names:
-            return {}
-        ws = _ThetaTimesM.apply(self._buffers_for_w(), len(self.names), *self._thetas, *self._ms)
-        return dict(zip(self.names, ws))
-
-    def relaxed_mask(self) -> dict[str, torch.Tensor]:
-        """m by the net's parameter names (detached)."""
-        return {n: m.detach() for n, m in zip(self.names, self._ms)}
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        ws = self.effective_weights()
-        slots = [(module, attr, module._parameters[attr]) for module, attr in self._slots]
-        try:
-            for (module, attr, _), w in zip(slots, ws.values()):
-                module._parameters[attr] = w
-            return self.net(x)
-        finally:
-            for module, attr, theta in slots:
-                module._parameters[attr] = theta
+from lottery_lab._validation import check_real
 
 
 class _PenaltyProjection(Callback):
@@ -208,9 +135,7 @@ class Concave(Method):
         self.penalty = penalty
         self._penalty = penalties.get(penalty, **self.penalty_kw)
         self.mask_lr = check_positive("mask_lr", mask_lr)
-        if isinstance(mask_init, bool) or not isinstance(mask_init, (int, float)) or not 0 < mask_init <= 1:
-            raise ValueError(f"mask_init={mask_init!r} must lie in (0, 1]")
-        self.mask_init = float(mask_init)
+        self.mask_init = check_real("mask_init", mask_init, 0, 1, closed="right")
         self.epochs = check_count("epochs", epochs, allow_none=True)
         self.prune_fraction = None if prune_fraction is None else check_fraction("prune_fraction", prune_fraction)
         self.target_density = None if target_density is None else check_fraction("target_density", target_density)

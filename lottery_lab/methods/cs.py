@@ -34,20 +34,20 @@ s_init each round and s ≤ 0 is pruned for good; the search starts from the tra
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 from typing import Any
 
 import torch
 from torch import nn
-from torch.func import functional_call
 
 from lottery_lab.methods.recipe import Recipe
 from lottery_lab.masks import Mask
 from lottery_lab.methods._scale_free import ScaledGrad
-from lottery_lab.methods.base import (Context, Method, Search, check_count, check_nonnegative,
+from lottery_lab.methods.masked_net import MaskedNet
+from lottery_lab.methods.base import (Context, Method, Search, check_count, check_nonnegative, check_option,
                                        check_positive, register)
 from lottery_lab.masks import param_key as _key
 from lottery_lab.train import Callback, TrainState
+from lottery_lab._validation import check_flag, check_real
 
 #: which layers carry a soft mask: ``reference`` (the 3×3 convolutions; without any, every Linear
 #: layer but the output layer) or ``all`` (every prunable layer)
@@ -73,40 +73,31 @@ def masked_layers(mask: Mask, layers: str) -> list[str]:
     return [n for n in names[:-1] if mask[n].dim() == 2]
 
 
-class SoftMaskNet(nn.Module):
+class SoftMaskNet(MaskedNet):
     """``net`` computed with θ ⊙ σ(β s) · ``scale`` on the layers ``names``; the scores s are ``self.s``
-    (keyed by parameter name with ``/`` for ``.``), β a buffer (checkpointed)."""
+    (keyed by parameter name with ``/`` for ``.``, in ``names`` order), β a buffer (checkpointed)."""
 
     def __init__(self, net: nn.Module, names: list[str], scores: dict[str, torch.Tensor], scale: float):
-        super().__init__()
-        self.net = net
-        self.names = list(names)
-        params = dict(net.named_parameters())
-        # an OrderedDict: nn.ParameterDict sorts a plain dict's keys, which would pair s with the wrong layer
-        self.s = nn.ParameterDict(OrderedDict((_key(n), nn.Parameter(scores[n].detach().clone()))
-                                              for n in self.names))
-        self._thetas = [params[n] for n in self.names]
-        self._ss = [self.s[_key(n)] for n in self.names]
+        super().__init__(net, names, {n: scores[n].detach().clone() for n in names}, attr="s", sort_keys=False)
         self.scale = scale
-        device = self._ss[0].device if self._ss else None
+        device = self.variables[0].device if self.variables else None
         self.register_buffer("beta", torch.ones((), device=device))
-        self.register_buffer("grad_scale", torch.zeros(len(self._ss), 2, dtype=torch.float64, device=device))
+        self.register_buffer("grad_scale", torch.zeros(len(self.variables), 2, dtype=torch.float64, device=device))
         self.last_soft: list[torch.Tensor] = []
 
     def soft_masks(self) -> list[torch.Tensor]:
         """σ(βs) · scale for every masked layer, in ``names`` order."""
-        return [torch.sigmoid(self.beta * s) * self.scale for s in self._ss]
+        return [torch.sigmoid(self.beta * s) * self.scale for s in self.variables]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def effective_weights(self) -> dict[str, torch.Tensor]:
         soft = self.soft_masks()
         if self.training:
             self.last_soft = soft  # the penalty of this step reads them (computed once per step)
-        return functional_call(self.net, dict(zip(self.names, torch._foreach_mul(self._thetas, soft))), (x,),
-                               tie_weights=False)
+        return dict(zip(self.names, torch._foreach_mul(self.thetas, soft)))
 
     def scores(self) -> dict[str, torch.Tensor]:
         """s by the net's parameter names (detached)."""
-        return {n: s.detach() for n, s in zip(self.names, self._ss)}
+        return self.detached()
 
 
 class _Anneal(Callback):
@@ -126,12 +117,6 @@ class _Anneal(Callback):
         n_epochs = max(1, math.ceil(state.total_steps / state.steps_per_epoch))
         done = min(state.step // state.steps_per_epoch, n_epochs - 1)
         self.net.beta.fill_(self.final ** (done / max(1, n_epochs - 1)))
-
-
-def _choice(arg: str, value: Any, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
-        raise ValueError(f"{arg}={value!r} is not one of {', '.join(allowed)}")
-    return value
 
 
 @register
@@ -161,20 +146,15 @@ class ContinuousSparsification(Method):
                  mask_lr: float | None = None, epochs: int | None = None, rescale: bool = True,
                  reduction: str = "sum", carry: str = "reference", layers: str = "reference",
                  scale_free: bool = False):
-        if isinstance(s_init, bool) or not isinstance(s_init, (int, float)) or not math.isfinite(s_init):
-            raise ValueError(f"s_init={s_init!r} must be a finite number")
-        for arg, value in (("rescale", rescale), ("scale_free", scale_free)):
-            if not isinstance(value, bool):
-                raise TypeError(f"{arg}={value!r} must be True or False")
         self.lam = check_nonnegative("lam", lam)
         self.final_temperature = check_positive("final_temperature", final_temperature)
-        self.s_init = float(s_init)
+        self.s_init = check_real("s_init", s_init)
         self.mask_lr = None if mask_lr is None else check_positive("mask_lr", mask_lr)
         self.epochs = check_count("epochs", epochs, allow_none=True)
-        self.rescale, self.scale_free = rescale, scale_free
-        self.reduction = _choice("reduction", reduction, REDUCTIONS)
-        self.carry = _choice("carry", carry, CARRY)
-        self.layers = _choice("layers", layers, LAYERS)
+        self.rescale, self.scale_free = check_flag("rescale", rescale), check_flag("scale_free", scale_free)
+        self.reduction = check_option("reduction", reduction, REDUCTIONS)
+        self.carry = check_option("carry", carry, CARRY)
+        self.layers = check_option("layers", layers, LAYERS)
         self.revives = self.carry == "reference"
 
     @property
@@ -212,7 +192,7 @@ class ContinuousSparsification(Method):
         divisor = 1.0 if self.reduction == "sum" else float(max(1, sum(params[n].numel() for n in names)))
         callbacks: list[Callback] = [_Anneal(net, self.lam, self.final_temperature, divisor)]
         if self.scale_free:
-            callbacks.append(ScaledGrad(net._ss, net.grad_scale))
+            callbacks.append(ScaledGrad(net.variables, net.grad_scale))
         return Search(net, support, groups, callbacks, self.epochs)
 
     def scores(self, search: Search | None) -> dict[str, torch.Tensor] | None:

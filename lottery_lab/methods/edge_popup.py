@@ -27,8 +27,9 @@ from torch.func import functional_call
 from lottery_lab.methods.recipe import Recipe
 from lottery_lab import masks as masks_lib
 from lottery_lab.masks import Mask
-from lottery_lab.methods.topk import topk_mask, topk_ste
-from lottery_lab.methods.base import Context, Method, Search, check_count, register
+from lottery_lab.methods.topk import signed_kaiming_constant_, topk_mask, topk_ste
+from lottery_lab.methods.base import Context, Method, Search, check_count, check_option, register
+from lottery_lab._validation import check_real
 from lottery_lab.masks import param_key as _key
 
 
@@ -89,21 +90,15 @@ class EdgePopup(Method):
     retrain = False
 
     def __init__(self, keep: float = 0.5, epochs: int | None = None, bn_stats: str = "search"):
-        if isinstance(keep, bool) or not isinstance(keep, (int, float)) or not 0 < keep <= 1:
-            raise ValueError(f"keep={keep!r} must lie in (0, 1] (the fraction of weights kept)")
-        if bn_stats not in BN_STATS:
-            raise ValueError(f"bn_stats={bn_stats!r} is not one of {', '.join(BN_STATS)}")
-        self.keep = float(keep)
+        self.keep = check_real("keep", keep, 0, 1, closed="right")  # the fraction of weights kept
         self.epochs = check_count("epochs", epochs, allow_none=True)
-        self.bn_stats = bn_stats
+        self.bn_stats = check_option("bn_stats", bn_stats, BN_STATS)
 
     def ticket_state(self, rewind_state: dict[str, torch.Tensor], mask: Mask) -> dict[str, torch.Tensor]:
         """θ_k with every prunable weight replaced by its signed Kaiming constant ±√(2/fan_in)."""
         state = dict(rewind_state)
         for n in mask:
-            w = rewind_state[n]
-            sign = torch.where(w >= 0, 1.0, -1.0).to(w.dtype)
-            state[n] = sign * math.sqrt(2.0 / w[0].numel())
+            state[n] = signed_kaiming_constant_(torch.empty_like(rewind_state[n]), signs_of=rewind_state[n])
         return state
 
     def search(self, model: nn.Module, mask: Mask, ctx: Context) -> Search:

@@ -6,7 +6,7 @@ from torch import nn
 
 from lottery_lab.methods.recipe import HALVING
 from lottery_lab.masks import Mask
-from lottery_lab.methods.base import Context, Method, Search, check_fraction, prune_lowest, register
+from lottery_lab.methods.base import Context, Method, Search, check_fraction, check_option, prune_lowest, register
 
 #: Which layers leave the global ranking, by name: layer → its own per-round fraction, as a multiple
 #: of ``prune_fraction`` ("output" is the model's last prunable layer).
@@ -49,9 +49,7 @@ class IMP(Method):
     def __init__(self, prune_fraction: float = 0.2, scheme: str = "global",
                  layer_rates: dict[str, float] | None = None):
         self.prune_fraction = check_fraction("prune_fraction", prune_fraction)
-        if scheme not in SCHEMES:
-            raise ValueError(f"scheme={scheme!r} is not one of {', '.join(SCHEMES)}")
-        self.scheme = scheme
+        self.scheme = check_option("scheme", scheme, SCHEMES)
         if layer_rates is not None:
             if not isinstance(layer_rates, dict) or not all(isinstance(k, str) for k in layer_rates):
                 raise TypeError(f"layer_rates={layer_rates!r} must be a dict from layer name (or 'output') "

@@ -25,37 +25,38 @@ from lottery_lab.methods.recipe import Recipe
 from lottery_lab.masks import Mask
 from lottery_lab.methods.base import (Context, Method, Search, check_count, check_fraction,
                                        check_nonnegative, check_positive, prune_lowest, register)
-from lottery_lab.methods.concave import RelaxedMaskNet
+from lottery_lab.methods.masked_net import MaskedNet
 from lottery_lab.methods.hard_concrete import HardConcrete
 from lottery_lab.methods._scale_free import ScaledGrad
 from lottery_lab.methods.lagrangian import DensityMultipliers
-from lottery_lab.train import Callback, TrainState, check_flag, check_real
+from lottery_lab.train import Callback, TrainState
+from lottery_lab._validation import check_flag, check_real
 
 
-class GatedNet(RelaxedMaskNet):
-    """``net`` computed with θ ⊙ z, z hard-concrete gates whose log α are ``self.m``."""
+class GatedNet(MaskedNet):
+    """``net`` computed with θ ⊙ z, z hard-concrete gates whose log α are ``self.m``
+    (:attr:`~lottery_lab.methods.masked_net.MaskedNet.variables`, in ``names`` order)."""
 
     def __init__(self, net: nn.Module, support: Mask, log_alpha_init: float, hc: HardConcrete, n_groups: int):
-        super().__init__(net, support, 1.0)
-        with torch.no_grad():
-            for m in self._ms:
-                m.fill_(log_alpha_init)
+        params = dict(net.named_parameters())
+        super().__init__(net, list(support), {
+            n: torch.empty_like(support[n], dtype=params[n].dtype).fill_(log_alpha_init) for n in support})
         self.hc = hc
-        self.support = [support[n].to(m.dtype) for n, m in zip(self.names, self._ms)]
-        device = self._ms[0].device if self._ms else None
+        self.support = [support[n].to(m.dtype) for n, m in zip(self.names, self.variables)]
+        device = self.variables[0].device if self.variables else None
         self.register_buffer("mu", torch.zeros(n_groups, dtype=torch.float64, device=device))
-        self.register_buffer("grad_scale", torch.zeros(len(self._ms), 2, dtype=torch.float64, device=device))
+        self.register_buffer("grad_scale", torch.zeros(len(self.variables), 2, dtype=torch.float64, device=device))
 
     def gates(self) -> list[torch.Tensor]:
         """Sampled gates in training mode, deterministic gates in evaluation mode."""
         if self.training:
             return self._sampled_gates()
-        return [self.hc.deterministic(la) for la in self._ms]
+        return [self.hc.deterministic(la) for la in self.variables]
 
     def _sampled_gates(self) -> list[torch.Tensor]:
         """:meth:`HardConcrete.sample` of every layer's gates, the arithmetic as ``_foreach`` ops: the
         same draws (one ``rand`` per layer, in order) and the same values, a tenth of the kernels."""
-        hc, las = self.hc, self._ms
+        hc, las = self.hc, self.variables
         us = [torch.rand(la.shape, device=la.device, dtype=la.dtype) for la in las]
         torch._foreach_clamp_min_(us, 1e-6)
         torch._foreach_clamp_max_(us, 1 - 1e-6)
@@ -65,14 +66,14 @@ class GatedNet(RelaxedMaskNet):
         return list(torch._foreach_clamp_max(torch._foreach_clamp_min(z, 0.0), 1.0))
 
     def effective_weights(self) -> dict[str, torch.Tensor]:
-        return dict(zip(self.names, torch._foreach_mul(self._thetas, self.gates())))
+        return dict(zip(self.names, torch._foreach_mul(self.thetas, self.gates())))
 
     def expected_kept(self) -> list[torch.Tensor]:
         """Σ P(z ≠ 0) over the kept weights of each layer (differentiable in log α).
 
         :meth:`HardConcrete.prob_nonzero` as ``_foreach`` ops (the same values)."""
         shift = self.hc.beta * math.log(-self.hc.gamma / self.hc.zeta)
-        probs = torch._foreach_sigmoid(torch._foreach_sub(self._ms, shift))
+        probs = torch._foreach_sigmoid(torch._foreach_sub(self.variables, shift))
         return [p.sum() for p in torch._foreach_mul(probs, self.support)]
 
     @torch.no_grad()
@@ -84,7 +85,7 @@ class GatedNet(RelaxedMaskNet):
         while some gates are still undecided.
         """
         support = {n: s.bool() for n, s in zip(self.names, self.support)}
-        probs = {n: self.hc.prob_nonzero(la.detach()) for n, la in zip(self.names, self._ms)}
+        probs = {n: self.hc.prob_nonzero(la.detach()) for n, la in zip(self.names, self.variables)}
         groups = [[n] for n in self.names] if per_layer else [self.names]
         out: dict[str, torch.Tensor] = {}
         for names in groups:
@@ -173,12 +174,12 @@ class L0(Method):
         param_groups = [{"params": list(model.parameters())},
                         {"params": list(net.m.parameters()), "lr": self.gate_lr, "weight_decay": 0.0,
                          "momentum": 0.0}]
-        callbacks = [_GateObjective(net, self.lam, multipliers, sizes), ScaledGrad(net._ms, net.grad_scale)]
+        callbacks = [_GateObjective(net, self.lam, multipliers, sizes), ScaledGrad(net.variables, net.grad_scale)]
         return Search(net, support, param_groups, callbacks, self.epochs)
 
     def scores(self, search: Search | None) -> dict[str, torch.Tensor] | None:
         """log α of every gate, by parameter name."""
-        return None if search is None else search.module.relaxed_mask()
+        return None if search is None else search.module.detached()
 
     @torch.no_grad()
     def prune(self, model: nn.Module, mask: Mask, ctx: Context, search: Search | None = None) -> Mask:

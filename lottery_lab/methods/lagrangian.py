@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import torch
 
-from lottery_lab.train import check_flag
+from lottery_lab._validation import check_flag
 
 
 class DensityMultipliers:

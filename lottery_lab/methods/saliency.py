@@ -15,7 +15,7 @@ from torch import nn
 
 from lottery_lab import masks as masks_lib
 from lottery_lab.masks import Mask
-from lottery_lab.methods.base import Context, Method, Search, check_fraction, prune_lowest
+from lottery_lab.methods.base import Context, Method, Search, check_fraction, check_option, prune_lowest
 
 
 def _named(model: nn.Module, names: list[str]) -> dict[str, nn.Parameter]:
@@ -44,8 +44,7 @@ def snip_scores(model: nn.Module, names: list[str], X: torch.Tensor, y: torch.Te
     mode the model scores in (:data:`SNIP_MODES`); it only matters for BatchNorm and dropout. The
     model's mode and state (running statistics included) are restored afterwards.
     """
-    if mode not in SNIP_MODES:
-        raise ValueError(f"mode={mode!r} is not one of {', '.join(SNIP_MODES)}")
+    check_option("mode", mode, SNIP_MODES)
     params = _named(model, names)
     was_training = model.training
     buffers = {n: b.clone() for n, b in model.named_buffers()}

@@ -7,7 +7,7 @@ from torch import nn
 
 from lottery_lab.methods.recipe import ONE_SHOT
 from lottery_lab.masks import Mask
-from lottery_lab.methods.base import Context, check_count, register
+from lottery_lab.methods.base import Context, check_count, check_option, register
 from lottery_lab.methods.saliency import SNIP_MODES, PruneAtInit, snip_scores
 
 
@@ -32,9 +32,7 @@ class SNIP(PruneAtInit):
     def __init__(self, prune_fraction: float = 0.2, batch_size: int = 256, mode: str = "eval"):
         super().__init__(prune_fraction)
         self.batch_size = check_count("batch_size", batch_size)
-        if mode not in SNIP_MODES:
-            raise ValueError(f"mode={mode!r} is not one of {', '.join(SNIP_MODES)}")
-        self.mode = mode
+        self.mode = check_option("mode", mode, SNIP_MODES)
 
     def scores_at_init(self, net: nn.Module, mask: Mask, ctx: Context) -> dict[str, torch.Tensor]:
         if ctx.data is None:

@@ -39,10 +39,15 @@ def topk_ste(scores: torch.Tensor, keep: float) -> torch.Tensor:
 
 
 @torch.no_grad()
-def signed_kaiming_constant_(weight: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Set ``weight`` in place to ±σ with random signs, σ = √(2/fan_in) (Kaiming normal's std)."""
+def signed_kaiming_constant_(weight: torch.Tensor, generator: torch.Generator | None = None,
+                             signs_of: torch.Tensor | None = None) -> torch.Tensor:
+    """Set ``weight`` in place to ±σ, σ = √(2/fan_in) (Kaiming normal's std): with random signs, or
+    with the signs of ``signs_of`` (+ where it is ≥ 0) when given."""
     fan_in = weight[0].numel()
     sigma = math.sqrt(2.0 / fan_in)
-    signs = torch.randint(0, 2, weight.shape, generator=generator, device=weight.device) * 2 - 1
+    if signs_of is None:
+        signs = torch.randint(0, 2, weight.shape, generator=generator, device=weight.device) * 2 - 1
+    else:
+        signs = torch.where(signs_of >= 0, 1.0, -1.0)
     weight.copy_(signs.to(weight.dtype) * sigma)
     return weight

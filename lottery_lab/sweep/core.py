@@ -273,6 +273,9 @@ def run(configs: Sequence, jobs: int = 1, executor=None, data=None, progress: bo
     configs = _check(configs, jobs, executor, threads)
     if data is not None and (jobs > 1 or executor is not None):
         raise ValueError("data= works in-process only (jobs=1, no executor): workers load registry data by name")
+    if data is None:
+        for c in configs:  # every run loads registry data: an unknown name fails before any work
+            c.check_data()
     threads = policy(threads)  # every run: 1 torch thread unless told otherwise
     if executor is None and oversubscription(jobs, threads):
         import warnings
