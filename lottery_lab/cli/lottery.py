@@ -4,7 +4,9 @@
   mnist5k with LeNet-300-100 down to ≤ 5% density; prints the table, writes the accuracy-vs-density plot.
 - ``run``: one lottery run; every :class:`~lottery_lab.lottery.LotteryConfig` field is an option
   (generated from the dataclass, so new fields appear here without edits), ``--config FILE`` reads
-  them from JSON (options given on the command line win).
+  them from JSON (options given on the command line win); ``--preset NAME`` starts from a full-scale
+  reference setting (:mod:`lottery_lab.presets`), ``--dry-run`` prints the resolved config and an
+  estimate of its steps and time as JSON and trains nothing.
 - ``report RUN_DIR [RUN_DIR ...]``: tables (and with ``--plot PNG`` the accuracy-vs-density plot) of
   stored runs, mean ± std over seeds per method. It only reads: every intact round is shown, each
   damaged file is named with the command that recomputes it, and nothing is written unless ``--plot``
@@ -72,6 +74,12 @@ def register(subparsers) -> None:
                    help="download a file-based dataset (mnist, fashion-mnist, cifar10, cifar100) if missing")
     p.add_argument("--plot", metavar="PNG", help="where to write the plot (default: RUN_DIR/accuracy_vs_density.png)")
     add_dataclass_options(p.add_argument_group("config fields"), _config_cls())
+    from lottery_lab import presets  # torch-free
+
+    p.add_argument("--preset", metavar="NAME", help="start from a full-scale reference setting (book/presets.md): "
+                   f"{', '.join(presets.names())}; --config FILE and the options above override its fields")
+    p.add_argument("--dry-run", action="store_true", help="print the resolved config and an estimate of its steps "
+                   "and time (one CPU thread, one GPU: from measured throughput) as JSON, and train nothing")
     add_threads(p, None, "torch CPU threads (default: 1 — the lab's models are small, and one thread stays fast "
                          "when other processes share the cores)")
     add_json(p)
@@ -94,19 +102,25 @@ def _config_cls():
 
 
 def config_from_args(args: argparse.Namespace):
-    """The LotteryConfig from ``--config FILE`` and the options given (options win)."""
+    """The LotteryConfig from ``--preset NAME``, then ``--config FILE``, then the options given (each
+    overrides the one before)."""
     cls = _config_cls()
     values: dict[str, Any] = {}
+    if getattr(args, "preset", None) is not None:
+        from lottery_lab import presets
+
+        values = dict(presets.get(args.preset).fields)
     if getattr(args, "config", None):
         path = Path(args.config)
         try:
-            values = json.loads(path.read_text())
+            given = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError) as exc:
             raise ValueError(f"--config {path}: cannot read a JSON object ({exc})") from None
-        if not isinstance(values, dict):
+        if not isinstance(given, dict):
             raise ValueError(f"--config {path}: must hold a JSON object of config fields")
-        if {"config", "hash", "hashed"} <= set(values) and isinstance(values["config"], dict):
-            values = {**values["config"], "out_dir": str(path.resolve().parent.parent)}  # a run folder's record
+        if {"config", "hash", "hashed"} <= set(given) and isinstance(given["config"], dict):
+            given = {**given["config"], "out_dir": str(path.resolve().parent.parent)}  # a run folder's record
+        values.update(given)
     values.update(config_fields(args, cls))
     return cls.from_dict(values)
 
@@ -120,6 +134,8 @@ def _run(args) -> int:
 
     config = config_from_args(args)
     config.check_data()
+    if args.dry_run:
+        return _dry_run(args, config)
     check_output_dir(config.out_dir, "--out-dir")
     check_output_file(args.plot, "--plot", plot_suffixes())
     if args.download:
@@ -149,6 +165,19 @@ def _run(args) -> int:
     else:
         print(result.table())
         print(f"\n{wall:.1f} s; run folder: {where}; plot: {plot}")
+    return 0
+
+
+def _dry_run(args, config) -> int:
+    """Print the resolved config, its run folder and :func:`lottery_lab.presets.estimate` as JSON."""
+    from lottery_lab import presets
+
+    out: dict[str, Any] = {"config": config.to_dict(), "hash": config.short_hash(),
+                           "estimate": presets.estimate(config)}
+    if args.preset is not None:
+        p = presets.get(args.preset)
+        out["preset"] = {"name": p.name, "source": p.source, "notes": list(p.notes)}
+    _print_json(out)
     return 0
 
 

@@ -120,3 +120,61 @@ def _flat(v: Any) -> np.ndarray:
     if hasattr(v, "detach"):
         v = v.detach().float().cpu().numpy()
     return np.asarray(v, dtype=float).ravel()
+
+
+def mask_value_stats(m: Mapping[str, Any], alphas: Iterable[float] = (), edge: float = 0.01) -> dict[str, dict]:
+    """Per layer (and ``"all"`` pooled): the entry count, the fraction kept at each α (m ≥ α), and how
+    binary m is — the fractions at or below ``edge``, at or above 1 − ``edge``, and in between."""
+    alphas = list(alphas)
+    layers = {k: _flat(v) for k, v in m.items()}
+    layers["all"] = np.concatenate(list(layers.values())) if layers else np.zeros(0)
+    out = {}
+    for k, v in layers.items():
+        n = max(len(v), 1)
+        out[k] = {"n": int(len(v)), "kept": {a: float((v >= a).sum() / n) for a in alphas},
+                  "low": float((v <= edge).sum() / n), "high": float((v >= 1 - edge).sum() / n),
+                  "middle": float(((v > edge) & (v < 1 - edge)).sum() / n)}
+    return out
+
+
+def mask_value_histograms(m: Mapping[str, Any], alpha: float | None = None, axes=None, bins: int = 40,
+                          cols: int = 3, title: str | None = None):
+    """One histogram of the relaxed mask m per layer (log count axis), before thresholding.
+
+    Each panel names the layer and its size, and says how binary m is there (the share strictly
+    between 0.01 and 0.99); ``alpha`` draws the threshold and the share of the layer it keeps, so a
+    panel whose kept share is far from the others' shows where one global α cuts a layer unevenly.
+    ``axes``: a sequence of at least ``len(m)`` axes (default: a new grid of ``cols`` columns).
+    Returns the axes used.
+    """
+    import matplotlib.pyplot as plt
+
+    if not isinstance(m, Mapping) or not m:
+        raise ValueError("m must be a non-empty dict from layer name to mask values")
+    stats = mask_value_stats(m, [alpha] if alpha is not None else [])
+    names = list(m)
+    if axes is None:
+        rows = -(-len(names) // cols)
+        _, grid = plt.subplots(rows, min(cols, len(names)), figsize=(3.2 * min(cols, len(names)), 2.6 * rows),
+                               squeeze=False)
+        axes = list(grid.ravel())
+        for ax in axes[len(names):]:
+            ax.set_visible(False)
+    axes = list(axes)
+    if len(axes) < len(names):
+        raise ValueError(f"axes has {len(axes)} axes for {len(names)} layers")
+    for ax, name in zip(axes, names):
+        s = stats[name]
+        ax.hist(_flat(m[name]), bins=np.linspace(0, 1, bins + 1), color="tab:blue", alpha=0.8)
+        ax.set_yscale("log")
+        label = f"{name.removesuffix('.weight')} ({s['n']:,})"
+        ax.set_title(f"{label}\nin (0.01, 0.99): {s['middle']:.1%}", fontsize=9)
+        if alpha is not None:
+            ax.axvline(alpha, color="tab:red", ls="--", lw=1)
+            ax.text(0.5, 0.92, f"m ≥ {alpha:g}: {s['kept'][alpha]:.1%}", transform=ax.transAxes, ha="center",
+                    va="top", fontsize=8, color="tab:red")
+        ax.set_xlabel("m", fontsize=8)
+        ax.tick_params(labelsize=7)
+    if title:
+        axes[0].figure.suptitle(title, fontsize=10)
+    return axes[:len(names)]
