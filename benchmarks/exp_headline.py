@@ -62,20 +62,22 @@ def _mlp_common() -> dict:
 
 #: the model/data pairs and their budget per round (every training phase, the concave search included)
 PAIRS = {
-    "mlp": {"label": "LeNet-300-100 / mnist5k", "common": _mlp_common},
+    "mlp": {"label": "LeNet-300-100 / mnist5k", "common": _mlp_common, "settings": 4},
     # Conv-4 (Frankle & Carbin's 64-64-128-128 conv, 256-256 FC) at width 0.25 (16-16-32-32, 64-64) on
     # the 28x28 images: full width costs ~50 s an epoch on one core here. SGD at lr 0.1 or 0.05 does not
     # train it (10 % test accuracy after 2 epochs); 0.01 with batch 64 reaches ~96 % in 3 epochs.
     "conv4": {"label": "Conv-4 (width 0.25) / mnist5k 28×28",
               "common": lambda: dict(model="conv4", model_kw={"width": 0.25}, data="mnist5k", epochs=2,
-                                     batch_size=64, lr=0.01, momentum=0.9, device="cpu", progress=False)},
+                                     batch_size=64, lr=0.01, momentum=0.9, device="cpu", progress=False),
+              "settings": 3},
 }
-#: concave settings tried on the validation split (each with ``target_density`` per density)
+#: concave settings tried on the validation split (each with ``target_density`` per density); a pair
+#: tries the first ``PAIRS[pair]["settings"]`` of them (Conv-4 three: its budget)
 SETTINGS = [
     {},                                   # the method's defaults: λ₀ 2e-5, mask lr 100, dual step 1, α 0.5
     {"dual_lr": 0.1},                     # a slower multiplier
-    {"mask_lr": 30.0},                    # a slower mask
-    {"mask_lr": 10.0, "lam": 6e-5},
+    {"mask_lr": 10.0, "lam": 6e-5},       # a slower mask (λ₀ scaled up, as exp_mnist5k_tickets scales λ)
+    {"mask_lr": 30.0},
 ]
 
 
@@ -157,9 +159,23 @@ def _records(configs: list, results: list) -> list[dict]:
         else:
             d = c.method_kw.get("target_density", 1 - c.method_kw.get("prune_fraction", 0.0))
             t = min(IMP_ROUNDS, key=lambda k: abs((1 - IMP_RATE) ** IMP_ROUNDS[k] - d))
-            recs.append({"method": c.method, "seed": c.seed, "target": t, "density": rows[1]["density"],
-                         "test_acc": rows[1]["test_acc"]})
+            rec = {"method": c.method, "seed": c.seed, "target": t, "density": rows[1]["density"],
+                   "test_acc": rows[1]["test_acc"]}
+            if c.method == "concave":
+                rec.update(search_densities(res, c.method_kw.get("alpha", 0.5)))
+            recs.append(rec)
     return recs
+
+
+def search_densities(result, alpha: float) -> dict[str, float]:
+    """Where the search left the relaxed mask m: the fractions of all prunable weights with m ≥ α
+    (the paper's ticket) and with m > 0. Below the density asked for, the rest of the ticket is
+    filled by the tie-break among m = 0, |θ| of the search's weights."""
+    import torch
+
+    m = result.scores(1)
+    flat = torch.cat([v.flatten() for v in m.values()])
+    return {"m_ge_alpha": float((flat >= alpha).double().mean()), "m_pos": float((flat > 0).double().mean())}
 
 
 def _play(configs: list, jobs: int) -> tuple[list, float]:
@@ -176,18 +192,23 @@ def _load() -> str:
 
 def tune(args) -> None:
     root = Path(args.out) / args.pair / "tune"
-    settings = SETTINGS[:1] if args.quick else SETTINGS
+    settings = SETTINGS[:1] if args.quick else SETTINGS[:PAIRS[args.pair]["settings"]]
     configs = [c for s in settings for c in _configs(args.pair, "val", [0], s, root, methods=("concave",))]
     results, wall = _play(configs, args.jobs)
     print(f"{PAIRS[args.pair]['label']}: validation split (400 images), seed 0; {wall:.0f} s, load {_load()}")
     by_setting: dict[str, list[float]] = {}
+    searched: dict[str, list[dict]] = {}
     for c, res in zip(configs, results):
         kw = {k: v for k, v in c.method_kw.items() if k != "target_density"}
         by_setting.setdefault(json.dumps(kw, sort_keys=True), []).append(res.rows[1]["test_acc"])
+        searched.setdefault(json.dumps(kw, sort_keys=True), []).append(search_densities(res, kw.get("alpha", 0.5)))
     ranked = sorted(by_setting.items(), key=lambda kv: -np.mean(kv[1]))
     for name, accs in ranked:
         print(f"  {name:<40} mean val acc {np.mean(accs):.4f}   " + "  ".join(
             f"{t:.0%}: {a:.4f}" for t, a in zip(IMP_ROUNDS, accs)))
+        print(f"  {'':<40} at the search's end m ≥ α: " + "  ".join(
+            f"{100 * d['m_ge_alpha']:.2f}%" for d in searched[name]) + "   m > 0: " + "  ".join(
+            f"{100 * d['m_pos']:.2f}%" for d in searched[name]))
     best, accs = ranked[0]
     (root / "choice.json").write_text(json.dumps({"setting": json.loads(best), "val_acc": float(np.mean(accs)),
                                                    "per_target": dict(zip(map(str, IMP_ROUNDS), accs))},
@@ -249,6 +270,12 @@ def table(args) -> None:
         cells += "".join(f"{100 * row[f'diff_{o}']:>+12.2f} [{100 * row[f'diff_{o}_lo']:+.2f}, "
                          f"{100 * row[f'diff_{o}_hi']:+.2f}]" for o in ("imp", "random"))
         print(f"{100 * row['imp_density']:<8.2f}%{cells}   {verdict(row)}")
+    print("\nconcave's search at its end, per density (median over seeds, % of prunable weights): m ≥ α / m > 0 / "
+          "density asked; the ticket's remainder is chosen among m = 0 by |θ|")
+    for t in IMP_ROUNDS:
+        cs = [r for r in recs if r["method"] == "concave" and r["target"] == t]
+        print(f"  {100 * cs[0]['density']:6.2f}%: m ≥ α {100 * np.median([r['m_ge_alpha'] for r in cs]):6.3f}%   "
+              f"m > 0 {100 * np.median([r['m_pos'] for r in cs]):6.3f}%")
     if not args.quick:
         fig_dir = ROOT / "book" / "figures"
         _write_csv(fig_dir / f"headline-{args.pair}.csv", recs, args.pair)
@@ -258,8 +285,9 @@ def table(args) -> None:
 
 
 def _write_csv(path: Path, recs: list[dict], pair: str) -> None:
-    lines = ["pair,method,seed,target,density,test_acc"]
-    lines += [f"{pair},{r['method']},{r['seed']},{r['target']},{r['density']:.6f},{r['test_acc']:.6f}" for r in recs]
+    lines = ["pair,method,seed,target,density,test_acc,m_ge_alpha,m_pos"]
+    lines += [f"{pair},{r['method']},{r['seed']},{r['target']},{r['density']:.6f},{r['test_acc']:.6f},"
+              + ",".join(f"{r[k]:.6f}" if k in r else "" for k in ("m_ge_alpha", "m_pos")) for r in recs]
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -338,10 +366,16 @@ def collapse(args) -> None:
         layers = [json.loads((r.run_dir / f"round_{len(r.rows) - 1:02d}" / "metrics.json").read_text())["layer_density"]
                   for r in res]
         layer_mean = {n: np.mean([ld[n] for ld in layers]) for n in layers[0]}
+        searched = ([search_densities(r, {**COLLAPSE_VARIANTS[i][2]}.get("alpha", 0.5)) for r in res]
+                    if COLLAPSE_VARIANTS[i][1] == "concave" else [])
         print(f"  {name:<40} test {100 * np.mean([r['test_acc'] for r in last]):6.2f} ± "
               f"{100 * np.std([r['test_acc'] for r in last]):.2f}  train loss "
               f"{np.mean([r['train_loss'] for r in last]):.3f}  density {100 * np.mean([r['density'] for r in last]):.2f}%"
               f"  per layer: " + ", ".join(f"{n} {100 * v:.2f}%" for n, v in layer_mean.items()))
+        if searched:
+            print(f"  {'':<40} search's end, per seed: m ≥ α " + " ".join(f"{100 * d['m_ge_alpha']:.3f}%" for d in searched)
+                  + ", m > 0 " + " ".join(f"{100 * d['m_pos']:.3f}%" for d in searched)
+                  + "  test acc " + " ".join(f"{100 * r['test_acc']:.2f}" for r in last))
 
 
 def main(argv: list[str] | None = None) -> int:
