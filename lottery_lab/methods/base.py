@@ -208,13 +208,22 @@ def prune_lowest(scores: Mapping[str, torch.Tensor], mask: Mapping[str, torch.Te
     flat = torch.where(keep, flat, torch.full_like(flat, float("inf")))
     alive = int(keep.sum())
     n_prune = min(alive - 1, max(1, round(fraction * alive))) if alive > 1 else 0
-    if tiebreak is not None:
-        order = torch.argsort(torch.cat([tiebreak[n].detach().reshape(-1).float() for n in names_]), stable=True)
-        order = order[torch.argsort(flat[order], stable=True)]
-    else:
-        order = torch.argsort(flat, stable=True)
     keep = keep.clone()
-    keep[order[:n_prune]] = False
+    if tiebreak is not None or n_prune == 0 or bool(torch.isnan(flat).any()):
+        if tiebreak is not None:
+            order = torch.argsort(torch.cat([tiebreak[n].detach().reshape(-1).float() for n in names_]), stable=True)
+            order = order[torch.argsort(flat[order], stable=True)]
+        else:
+            order = torch.argsort(flat, stable=True)
+        keep[order[:n_prune]] = False
+    else:
+        # the first n_prune of a stable ascending sort, found without sorting (kthvalue is linear):
+        # every score below the n_prune-th smallest v, then the earliest positions holding v
+        v = torch.kthvalue(flat, n_prune).values
+        below = flat < v
+        at_v = torch.nonzero(flat == v).flatten()[:n_prune - int(below.sum())]
+        keep[below] = False
+        keep[at_v] = False
     out, i = {}, 0
     for n in names_:
         k = mask[n].numel()
