@@ -183,3 +183,22 @@ def test_tag_folder_rewrites_only_stale_notebooks(tmp_path):
     assert [changed for _, changed in assignments.tag_folder(tmp_path)] == [True, False]
     assert [changed for _, changed in assignments.tag_folder(tmp_path)] == [False, False]
     assert student_version(nbformat.read(tmp_path / NOTEBOOKS[0].name, as_version=4))
+
+
+def test_cli_build_names_the_stale_notebook(tmp_path, capsys):
+    """Stale metadata: exit code 2 and one line naming the notebook, no traceback, nothing written."""
+    source = tmp_path / "src"
+    source.mkdir()
+    for path in NOTEBOOKS[:2]:
+        (source / path.name).write_text(path.read_text())
+    stale = nbformat.read(source / NOTEBOOKS[1].name, as_version=4)
+    for cell in stale.cells:
+        cell.metadata.pop("nbgrader", None)
+    nbformat.write(stale, source / NOTEBOOKS[1].name)
+    with pytest.raises(SystemExit) as exc:
+        main(["assignments", "build", str(tmp_path / "out"), "--source", str(source)])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("lottery-lab assignments build: error: "), err
+    assert str(source / NOTEBOOKS[1].name) in err[0] and "lottery-lab assignments tag" in err[0]
+    assert "Traceback" not in "\n".join(err) and not (tmp_path / "out").exists()
