@@ -33,7 +33,7 @@ def accuracy_vs_density(results: Any, ax=None, by: str = "method", y: str = "tes
             ax.fill_between(s["density"], s["mean"] - s["std"], s["mean"] + s["std"],
                             color=line.get_color(), alpha=0.2, lw=0)
     if log_x:
-        density_axis(ax, [float(x) for s in summary.values() for x in s["density"]])
+        density_axis(ax, [float(x) for s in summary.values() for x in s["density"]], ticks="data")
     else:
         if not ax.xaxis_inverted():
             ax.invert_xaxis()
@@ -59,7 +59,7 @@ def result_curve(result: Any, ax=None, label: str | None = None, **kw):
     re = [(row["density"], row["reinit_acc"]) for row in result.rows if row.get("reinit_acc") is not None]
     if re:
         ax.plot(*zip(*re), marker="x", linestyle="--", color=line.get_color(), label=f"{name} (reinit)")
-    density_axis(ax, d, label="density (fraction of weights kept)")
+    density_axis(ax, d, ticks="data", label="density (fraction of weights kept)")
     ax.set_ylabel("test accuracy")
     ax.legend()
     return ax
