@@ -18,7 +18,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["ROW_KEYS", "csv_bytes", "mean_std", "rows_of", "summarize", "summary_table",
+__all__ = ["ROW_KEYS", "count", "csv_bytes", "mean_std", "rows_of", "summarize", "summary_table",
            "summary_records", "run_table"]
 
 #: the columns of a run's rows, in the order the CSV export writes them (other keys follow)
@@ -26,6 +26,11 @@ ROW_KEYS = ("round", "density", "test_acc", "test_loss", "train_loss", "method",
 
 
 # ------------------------------------------------------------------------------ numbers over seeds
+
+def count(n: int, noun: str) -> str:
+    """``n`` with ``noun`` in the singular for 1 and the plural otherwise ("1 round", "3 rounds")."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
 
 def mean_std(values: Iterable[float]) -> tuple[float, float, int]:
     """``(mean, std, n)`` of ``values`` (one per seed); the std with ``ddof=0``, so one seed has 0.

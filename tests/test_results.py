@@ -199,3 +199,14 @@ def test_figures_and_axes_have_distinct_names():
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+def test_counts_read_in_the_singular_for_one():
+    """'1 epochs per round', '1 seed(s)': one of a thing is singular in tables and titles."""
+    assert [results.count(n, "round") for n in (0, 1, 2)] == ["0 rounds", "1 round", "2 rounds"]
+    settings = {"data": "mnist5k", "model": "mlp", "epochs": 1, "seeds": [0], "methods": [], "targets": [0.2]}
+    one = compare.Comparison(rows=[], dense=None, runs=[], settings=settings)
+    assert one.table().splitlines()[0].startswith("mnist5k / mlp: 1 epoch per round, seed 0;")
+    assert one.plot(ax=Figure().add_subplot(), legend=False).get_title() == "mnist5k / mlp, 1 epoch, 1 seed"
+    two = compare.Comparison(rows=[], dense=None, runs=[], settings={**settings, "epochs": 2, "seeds": [0, 1]})
+    assert two.table().splitlines()[0].startswith("mnist5k / mlp: 2 epochs per round, seeds 0, 1;")
