@@ -202,3 +202,27 @@ def test_cli_build_names_the_stale_notebook(tmp_path, capsys):
     assert len(err) == 1 and err[0].startswith("lottery-lab assignments build: error: "), err
     assert str(source / NOTEBOOKS[1].name) in err[0] and "lottery-lab assignments tag" in err[0]
     assert "Traceback" not in "\n".join(err) and not (tmp_path / "out").exists()
+
+
+def test_a_syntax_error_above_a_check_leaves_the_task_in_the_total(tmp_path):
+    """A solution cell that does not compile: its check cell errors, the summary lists it as not run
+    and still counts its points (the issue's 1/4 that should have read 1/6 had dropped it)."""
+    nb = nbformat.read(NOTEBOOKS[0], as_version=4)
+    solutions = [c for c in nb.cells if c.cell_type == "code" and BEGIN in c.source]
+    broken = solutions[1]
+    broken.source = broken.source.replace(BEGIN, BEGIN + "\n    return (", 1)
+    name = re.search(r"^def\s+(\w+)", broken.source, re.MULTILINE).group(1)
+    (task_id,) = [m.group(1) for c in nb.cells for m in CHECK.finditer(c.source) if m.group(2) == name]
+    path = tmp_path / NOTEBOOKS[0].name
+    nbformat.write(nb, path)
+    NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    (summary_cell,) = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith("summary(")]
+    (out,) = [o for o in summary_cell.outputs if o.output_type == "execute_result"]
+    table = out.data["text/plain"].splitlines()
+    convex = tasks("convex")
+    rows = {line.split()[0]: line for line in table[1:-1]}
+    assert list(rows) == [t.id for t in convex]
+    assert "not run" in rows[task_id] and all("passed" in rows[t.id] for t in convex if t.id != task_id)
+    total = sum(t.points for t in convex)
+    assert table[-1].split() == ["total", f"{total - get_task(task_id).points:g}/{total:g}"]

@@ -355,6 +355,9 @@ def test_summary_lists_a_check_that_never_ran():
     assert all("not run" in r.message for r in total.results[1:])
     assert [r.task for r in grading.summary("theory").results] == [t.id for t in tasks("theory")]
     grading.reset()
+    nothing = grading.summary("convex")  # an error above every check: still the whole assignment, 0 of it
+    assert [r.status for r in nothing.results] == ["not run"] * len(convex)
+    assert (nothing.points, nothing.max_points) == (0, sum(t.points for t in convex))
 
 
 def test_a_failure_preview_shows_the_mismatching_element():
