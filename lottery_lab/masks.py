@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 __all__ = [
-    "Mask", "prunable", "ones_like", "apply", "density", "layer_density", "count",
+    "Mask", "prunable", "layer_names", "ones_like", "apply", "density", "layer_density", "count",
     "check", "rewind", "to_bool", "param_key", "Masker",
 ]
 
@@ -42,6 +42,19 @@ def prunable(model: nn.Module) -> dict[str, nn.Parameter]:
     for mod_name, module in model.named_modules():
         if isinstance(module, _PRUNABLE_MODULES) and isinstance(module.weight, nn.Parameter):
             out[f"{mod_name}.weight" if mod_name else "weight"] = module.weight
+    return out
+
+
+def layer_names(model: nn.Module) -> dict[str, str]:
+    """A readable name for each prunable parameter: ``conv1``, ``conv2``, …, ``fc1``, … by module type
+    and order (a ``Sequential``'s keys, ``1.weight``, ``3.weight``, say nothing to a reader)."""
+    counts = {"conv": 0, "fc": 0}
+    out: dict[str, str] = {}
+    for mod_name, module in model.named_modules():
+        if isinstance(module, _PRUNABLE_MODULES) and isinstance(module.weight, nn.Parameter):
+            kind = "conv" if isinstance(module, nn.Conv2d) else "fc"
+            counts[kind] += 1
+            out[f"{mod_name}.weight" if mod_name else "weight"] = f"{kind}{counts[kind]}"
     return out
 
 

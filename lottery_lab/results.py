@@ -18,7 +18,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["ROW_KEYS", "csv_bytes", "mean_std", "rows_of", "summarize", "summary_table",
+__all__ = ["ROW_KEYS", "count", "csv_bytes", "mean_std", "rows_of", "summarize", "summary_table",
            "summary_records", "run_table"]
 
 #: the columns of a run's rows, in the order the CSV export writes them (other keys follow)
@@ -26,6 +26,11 @@ ROW_KEYS = ("round", "density", "test_acc", "test_loss", "train_loss", "method",
 
 
 # ------------------------------------------------------------------------------ numbers over seeds
+
+def count(n: int, noun: str) -> str:
+    """``n`` with ``noun`` in the singular for 1 and the plural otherwise ("1 round", "3 rounds")."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
 
 def mean_std(values: Iterable[float]) -> tuple[float, float, int]:
     """``(mean, std, n)`` of ``values`` (one per seed); the std with ``ddof=0``, so one seed has 0.
@@ -82,12 +87,17 @@ def summarize(rows: Iterable[Mapping], by: str = "method", y: str = "test_acc") 
 
 
 def summary_table(summary: Mapping[str, Mapping[str, np.ndarray]], by: str = "method") -> str:
-    """Density and test accuracy (mean ± std over seeds) per round, one block per ``by`` value."""
+    """Density and test accuracy (mean ± std over seeds) per round, one block per ``by`` value.
+
+    With one seed there is no spread: its ``± std`` reads ``—``, not a 0 that looks measured.
+    """
     lines = [f"{by:<12}{'round':>6}{'density':>10}{'test acc':>11}{'± std':>8}{'seeds':>7}"]
     for label, s in summary.items():
         for i in range(len(s["round"])):
+            n = int(s["n"][i])
+            std = f"{s['std'][i]:.4f}" if n > 1 else "—"
             lines.append(f"{label:<12}{int(s['round'][i]):>6}{s['density'][i]:>10.4f}{s['mean'][i]:>11.4f}"
-                         f"{s['std'][i]:>8.4f}{int(s['n'][i]):>7}")
+                         f"{std:>8}{n:>7}")
     return "\n".join(lines)
 
 

@@ -183,3 +183,46 @@ def test_tag_folder_rewrites_only_stale_notebooks(tmp_path):
     assert [changed for _, changed in assignments.tag_folder(tmp_path)] == [True, False]
     assert [changed for _, changed in assignments.tag_folder(tmp_path)] == [False, False]
     assert student_version(nbformat.read(tmp_path / NOTEBOOKS[0].name, as_version=4))
+
+
+def test_cli_build_names_the_stale_notebook(tmp_path, capsys):
+    """Stale metadata: exit code 2 and one line naming the notebook, no traceback, nothing written."""
+    source = tmp_path / "src"
+    source.mkdir()
+    for path in NOTEBOOKS[:2]:
+        (source / path.name).write_text(path.read_text())
+    stale = nbformat.read(source / NOTEBOOKS[1].name, as_version=4)
+    for cell in stale.cells:
+        cell.metadata.pop("nbgrader", None)
+    nbformat.write(stale, source / NOTEBOOKS[1].name)
+    with pytest.raises(SystemExit) as exc:
+        main(["assignments", "build", str(tmp_path / "out"), "--source", str(source)])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("lottery-lab assignments build: error: "), err
+    assert str(source / NOTEBOOKS[1].name) in err[0] and "lottery-lab assignments tag" in err[0]
+    assert "Traceback" not in "\n".join(err) and not (tmp_path / "out").exists()
+
+
+def test_a_syntax_error_above_a_check_leaves_the_task_in_the_total(tmp_path):
+    """A solution cell that does not compile: its check cell errors, the summary lists it as not run
+    and still counts its points (the issue's 1/4 that should have read 1/6 had dropped it)."""
+    nb = nbformat.read(NOTEBOOKS[0], as_version=4)
+    solutions = [c for c in nb.cells if c.cell_type == "code" and BEGIN in c.source]
+    broken = solutions[1]
+    broken.source = broken.source.replace(BEGIN, BEGIN + "\n    return (", 1)
+    name = re.search(r"^def\s+(\w+)", broken.source, re.MULTILINE).group(1)
+    (task_id,) = [m.group(1) for c in nb.cells for m in CHECK.finditer(c.source) if m.group(2) == name]
+    path = tmp_path / NOTEBOOKS[0].name
+    nbformat.write(nb, path)
+    NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    (summary_cell,) = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith("summary(")]
+    (out,) = [o for o in summary_cell.outputs if o.output_type == "execute_result"]
+    table = out.data["text/plain"].splitlines()
+    convex = tasks("convex")
+    rows = {line.split()[0]: line for line in table[1:-1]}
+    assert list(rows) == [t.id for t in convex]
+    assert "not run" in rows[task_id] and all("passed" in rows[t.id] for t in convex if t.id != task_id)
+    total = sum(t.points for t in convex)
+    assert table[-1].split() == ["total", f"{total - get_task(task_id).points:g}/{total:g}"]

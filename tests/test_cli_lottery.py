@@ -46,6 +46,9 @@ def test_demo_quick(tmp_path, capsys):
     assert main(["demo", "--quick", "--out", str(tmp_path)]) == 0                   # resumes from disk
     text = capsys.readouterr().out
     assert "test acc" in text and "imp" in text and "accuracy_vs_density.png" in text
+    assert "concave {" in text and ", 1 round\n" in text and "1 rounds" not in text  # the quick concave: 1 round
+    table = [line.split() for line in text.splitlines() if line.startswith(("imp ", "concave ", "random "))]
+    assert table and all(cells[4] == "—" and cells[5] == "1" for cells in table)  # one seed: no std to show
 
 
 def test_demo_full_settings_reach_five_percent():
@@ -135,5 +138,5 @@ def test_bad_options_exit_2_with_a_message(argv, message, capsys, tmp_path):
 
 
 def test_counts_read_as_english():
-    from lottery_lab.cli.lottery import _count
-    assert [_count(n, "round") for n in (0, 1, 2)] == ["0 rounds", "1 round", "2 rounds"]
+    from lottery_lab.results import count
+    assert [count(n, "round") for n in (0, 1, 2)] == ["0 rounds", "1 round", "2 rounds"]

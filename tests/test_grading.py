@@ -24,7 +24,7 @@ import torch
 from lottery_lab import grading
 from lottery_lab.assignments import BEGIN
 from lottery_lab.grading import check, get_task, tasks
-from lottery_lab.grading._compare import numpy_close
+from lottery_lab.grading._compare import mask_dict, numpy_close
 from lottery_lab.grading._core import Mismatch, run_check
 
 ASSIGNMENTS = Path(__file__).resolve().parents[1] / "notebooks" / "assignments"
@@ -355,6 +355,9 @@ def test_summary_lists_a_check_that_never_ran():
     assert all("not run" in r.message for r in total.results[1:])
     assert [r.task for r in grading.summary("theory").results] == [t.id for t in tasks("theory")]
     grading.reset()
+    nothing = grading.summary("convex")  # an error above every check: still the whole assignment, 0 of it
+    assert [r.status for r in nothing.results] == ["not run"] * len(convex)
+    assert (nothing.points, nothing.max_points) == (0, sum(t.points for t in convex))
 
 
 def test_a_failure_preview_shows_the_mismatching_element():
@@ -371,6 +374,66 @@ def test_a_failure_preview_shows_the_mismatching_element():
     close = numpy_close(rtol=1e-12, atol=0)  # a difference that 6 digits would hide
     with pytest.raises(Mismatch, match=r"expected 1\.0, got 1\.000000001"):
         close(np.array(1.000000001), np.array(1.0))
+
+
+
+def test_a_mask_preview_names_the_first_differing_entry():
+    """Right count, wrong weights: the line names an entry where they differ, with both values."""
+    expected = torch.zeros(4, 30)
+    expected[3, 25] = 1.0  # far past what a 4-entry preview shows
+    got = torch.zeros(4, 30, dtype=torch.bool)
+    got[0, 0] = True
+    with pytest.raises(Mismatch) as err:
+        mask_dict()({"fc.weight": got}, {"fc.weight": expected})
+    found = re.search(r"the first at index \((\d+), (\d+)\): expected (\d), got (\d)", str(err.value))
+    assert found, str(err.value)
+    i, j, shown_expected, shown_got = map(int, found.groups())
+    assert (shown_expected, shown_got) == (int(expected[i, j]), int(got[i, j])) and shown_expected != shown_got
+
+
+def test_a_preview_never_shows_two_identical_windows():
+    """A difference in the 6th digit reads alike at the window's 4 digits: only the exact line is shown."""
+    expected = np.linspace(1.0, 2.0, 12)
+    got = expected.copy()
+    got[10] += 1e-5
+    with pytest.raises(Mismatch) as err:
+        numpy_close(rtol=1e-9, atol=0)(got, expected)
+    message = str(err.value)
+    shown = re.findall(r"(\[[^\]]*\])", message)
+    assert len(set(shown)) == len(shown), message
+    head = re.match(r"expected (\S+) at index \(10,\), got (\S+)", message)
+    assert head and head.group(1) != head.group(2), message
+
+
+def test_every_verdict_says_its_status_in_words():
+    """The marker (✅ ❌ ⏳) is never the only carrier: the words are in the line, and in a summary."""
+    grading.reset()
+    lines = {
+        "passed": check("convex.log_penalty", SOLUTIONS["log_penalty"], seed=0),
+        "failed": check("convex.log_penalty", WRONG["convex.log_penalty"], seed=0),
+        "not implemented": check("convex.log_penalty", _raise_not_implemented, seed=0),
+    }
+    for word, res in lines.items():
+        text = re.sub(r"[✅❌⏳]", "", str(res))
+        assert res.status == word and re.search(rf"\b{word}\b", text), text
+    grading.reset()
+    check("convex.log_penalty", SOLUTIONS["log_penalty"], seed=0)
+    total = grading.summary("convex")
+    text = re.sub(r"[✅❌⏳]", "", str(total))
+    assert "passed" in text and "not run" in text
+    assert all("not run" in re.sub(r"[✅❌⏳]", "", r.message) for r in total.results[1:])
+    grading.reset()
+
+
+def _raise_not_implemented(m, eps):
+    raise NotImplementedError("your code here")
+
+
+def test_a_plain_python_repl_shows_the_verdict_and_hint():
+    """Outside IPython, the REPL prints repr(): the one-line verdict with its hint, not the points."""
+    res = check("convex.log_penalty", WRONG["convex.log_penalty"], seed=0)
+    assert repr(res) == str(res) == res.message
+    assert repr(res).startswith("❌ convex.log_penalty: failed") and f"Hint: {get_task(res.task).hint}" in repr(res)
 
 
 def test_case_counts():

@@ -50,6 +50,30 @@ def test_layer_density_from_masks_and_groups():
     plt.close("all")
 
 
+
+def test_layer_bars_are_labelled_by_layer_names_not_sequential_indices():
+    """LeNet-300-100's keys are 1/3/5.weight (Sequential indices): the bars read fc1/fc2/fc3."""
+    from lottery_lab import masks, models
+
+    def ticks(ax):
+        return [t.get_text() for t in ax.get_xticklabels()]
+
+    lenet = models.get("mlp", input_shape=(1, 28, 28), num_classes=10)
+    assert list(masks.prunable(lenet)) == ["1.weight", "3.weight", "5.weight"]
+    assert ticks(P.layer_density(masks.ones_like(lenet))) == ["fc1", "fc2", "fc3"]
+    conv2 = models.get("conv2", input_shape=(3, 32, 32), num_classes=10)
+    names = masks.layer_names(conv2)
+    kinds = ["conv" if p.dim() == 4 else "fc" for p in masks.prunable(conv2).values()]
+    assert list(names.values()) == ["conv1", "conv2", "fc1", "fc2", "fc3"] and [n[:-1] for n in names.values()] == kinds
+    assert ticks(P.layer_density(masks.ones_like(conv2))) == list(names.values())
+    stored = masks.layer_density(masks.ones_like(lenet))  # what a run stores: floats by parameter name
+    assert ticks(P.layer_density(stored)) == ["layer 1", "layer 2", "layer 3"]
+    assert ticks(P.layer_density(stored, labels=masks.layer_names(lenet))) == ["fc1", "fc2", "fc3"]
+    resnet = masks.layer_density(masks.ones_like(models.get("resnet20", input_shape=(3, 32, 32), num_classes=10)))
+    assert ticks(P.layer_density(resnet))[:2] == ["conv", "blocks.0.conv1"]  # names that are names stay
+    plt.close("all")
+
+
 def test_mask_histogram_pools_layers_and_marks_alpha():
     m = {"a": torch.tensor([0.0, 0.0, 0.2, 1.0]), "b": np.array([0.9, 1.0, 0.1, 0.6])}
     ax = P.mask_histogram(m, alpha=0.5, bins=10)

@@ -124,7 +124,10 @@ def test_every_density_plot_formats_its_axis_through_the_one_helper():
         assert ax.xaxis_inverted(), name                                   # dense on the left
         assert ax.xaxis.get_major_formatter().func is plot_axes.percent, name
         ticks = [t for t in ax.get_xticks() if min(ax.get_xlim()) <= t <= max(ax.get_xlim())]
-        assert set(ticks) <= set(plot_axes.DENSITY_TICKS) | {0.2, 0.05}, name
+        allowed = set(plot_axes.DENSITY_TICKS) | {0.2, 0.05}
+        if name.startswith(("plots.lottery", "LotteryResult")):  # a run's rounds: ticked at its densities
+            allowed = {float(x) for line in ax.get_lines() for x in line.get_xdata()}
+        assert set(ticks) <= allowed, name
 
 
 def test_density_ticks_read_as_percent_and_follow_the_data():
@@ -136,6 +139,48 @@ def test_density_ticks_read_as_percent_and_follow_the_data():
     ax = Figure().add_subplot()
     plot_axes.density_axis(ax, [0.21, 0.06], extra_ticks=(0.2, 0.05), pad=1.3)
     assert ax.get_xlim() == pytest.approx((0.21 * 1.3, 0.05 / 1.3))
+
+
+
+def _labelled_ticks(ax):
+    fmt = ax.xaxis.get_major_formatter()
+    return {float(t): fmt(t, i) for i, t in enumerate(ax.xaxis.get_major_locator().locs)}
+
+
+def test_a_few_rounds_label_every_plotted_density():
+    """The demo's quick rounds (100 %, 50 %, 25 % and a concave point at 98 %): 25 % had no label."""
+    from lottery_lab.plots import lottery as plottery
+
+    rows = (_rows("imp", 0, [0.6, 0.74, 0.73], (1.0, 0.5, 0.25)) + _rows("concave", 0, [0.6, 0.47], (1.0, 0.9818))
+            + _rows("random", 0, [0.6, 0.61, 0.27], (1.0, 0.5, 0.25)))
+    ax = plottery.accuracy_vs_density(rows, ax=Figure().add_subplot())
+    labels = _labelled_ticks(ax)
+    plotted = {float(x) for line in ax.get_lines() for x in line.get_xdata()}
+    for d in plotted - {0.9818}:  # 98 % sits at 1/60 of the axis from 100 %: drawn by that label
+        assert labels.get(d) == f"{d:.0%}", (d, labels)
+    assert min(abs(np.log(0.9818 / t)) for t in labels) < plot_axes.DATA_TICK_GAP * np.log(1 / 0.25)
+
+
+def test_data_ticks_keep_labels_apart_and_always_label_both_ends():
+    imp = [0.8 ** r for r in range(15)]  # 14 rounds of IMP at 20 %: too many labels to print them all
+    ticks = plot_axes.data_ticks(imp)
+    assert ticks[0] == 1.0 and ticks[-1] == imp[-1] and ticks == sorted(ticks, reverse=True)
+    span = np.log(imp[0] / imp[-1])
+    assert all(np.log(a / b) >= plot_axes.DATA_TICK_GAP * span for a, b in zip(ticks, ticks[1:]))
+    assert all(min(abs(np.log(d / t)) for t in ticks) < plot_axes.DATA_TICK_GAP * span for d in imp)
+    assert [plot_axes.percent(x) for x in (0.8 ** 3, 0.8 ** 14)] == ["51.2%", "4.4%"]
+    with pytest.raises(ValueError, match="ticks must be 'data' or a sequence"):
+        plot_axes.density_axis(Figure().add_subplot(), [1.0, 0.5], ticks="auto")
+
+
+def test_one_seed_shows_no_std_in_the_table():
+    """A spread needs two seeds: one seed's ± std reads —, not a 0.0000 that looks measured."""
+    one = results.summary_table(results.summarize(_rows("imp", 0, [0.9, 0.8, 0.7])))
+    body = [line.split() for line in one.splitlines()[1:]]
+    assert [cells[4] for cells in body] == ["—"] * 3 and [cells[5] for cells in body] == ["1"] * 3
+    two = results.summary_table(results.summarize(_rows("imp", 0, [0.9, 0.8, 0.7]) + _rows("imp", 1, [0.8, 0.7, 0.6])))
+    assert [line.split()[4] for line in two.splitlines()[1:]] == [f"{statistics.pstdev([a, b]):.4f}"
+                                                                  for a, b in ((0.9, 0.8), (0.8, 0.7), (0.7, 0.6))]
 
 
 def test_figures_and_axes_have_distinct_names():
@@ -154,3 +199,14 @@ def test_figures_and_axes_have_distinct_names():
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+def test_counts_read_in_the_singular_for_one():
+    """'1 epochs per round', '1 seed(s)': one of a thing is singular in tables and titles."""
+    assert [results.count(n, "round") for n in (0, 1, 2)] == ["0 rounds", "1 round", "2 rounds"]
+    settings = {"data": "mnist5k", "model": "mlp", "epochs": 1, "seeds": [0], "methods": [], "targets": [0.2]}
+    one = compare.Comparison(rows=[], dense=None, runs=[], settings=settings)
+    assert one.table().splitlines()[0].startswith("mnist5k / mlp: 1 epoch per round, seed 0;")
+    assert one.plot(ax=Figure().add_subplot(), legend=False).get_title() == "mnist5k / mlp, 1 epoch, 1 seed"
+    two = compare.Comparison(rows=[], dense=None, runs=[], settings={**settings, "epochs": 2, "seeds": [0, 1]})
+    assert two.table().splitlines()[0].startswith("mnist5k / mlp: 2 epochs per round, seeds 0, 1;")

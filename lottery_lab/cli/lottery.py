@@ -44,11 +44,6 @@ DEMO_QUICK = {"epochs": 1, "data_kw": {"n_train": 512}, "rounds": {"imp": 2, "co
               "methods": {**DEMO["methods"], "concave": {**DEMO["methods"]["concave"], "epochs": 1}}}
 
 
-def _count(n: int, noun: str) -> str:
-    """``n`` with ``noun`` in the singular for 1 and the plural otherwise ("1 round", "3 rounds")."""
-    return f"{n} {noun}{'' if n == 1 else 's'}"
-
-
 def register(subparsers) -> None:
     """Add the ``demo``, ``run`` and ``report`` subcommands."""
     p = subparsers.add_parser("demo", help="IMP vs concave vs random on mnist5k/LeNet-300-100 (offline, CPU, ~30 s)",
@@ -225,7 +220,7 @@ def _report(args) -> int:
 def _demo(args) -> int:
     import torch
     from lottery_lab.lottery import LotteryConfig, play
-    from lottery_lab.results import summarize, summary_records, summary_table
+    from lottery_lab.results import count, summarize, summary_records, summary_table
 
     out = Path(args.out_dir)
     check_output_dir(out, "--out-dir")
@@ -242,11 +237,11 @@ def _demo(args) -> int:
             batch_size=settings["batch_size"], lr=settings["lr"], momentum=settings["momentum"],
             seed=0, device="cpu", out_dir=str(out / "runs"), progress=sys.stderr.isatty() and not args.json)
         if not args.json:
-            print(f"[{time.perf_counter() - t0:5.1f} s] {method} {kw}, {_count(config.rounds, 'round')}", flush=True)
+            print(f"[{time.perf_counter() - t0:5.1f} s] {method} {kw}, {count(config.rounds, 'round')}", flush=True)
         results.append(play(config))
     wall = time.perf_counter() - t0
     plot = out / "accuracy_vs_density.png"
-    _save_accuracy_plot(results, plot, title=f"mnist5k / LeNet-300-100, {_count(settings['epochs'], 'epoch')} per round")
+    _save_accuracy_plot(results, plot, title=f"mnist5k / LeNet-300-100, {count(settings['epochs'], 'epoch')} per round")
     summary = summarize([row for r in results for row in r.rows])
     if args.json:
         _print_json({"wall_s": wall, "plot": str(plot), "settings": settings,

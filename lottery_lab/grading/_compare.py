@@ -22,7 +22,10 @@ def _worst(got: np.ndarray, expected: np.ndarray) -> str:
     if expected.size == 1:
         return line
     flat = int(np.ravel_multi_index(idx, err.shape)) if idx else 0
-    return line + f" (expected {values(expected, around=flat)}, got {values(got, around=flat)})"
+    shown_expected, shown_got = values(expected, around=flat), values(got, around=flat)
+    if shown_expected == shown_got:  # rounded to 4 digits they read alike: the line above says it
+        return line
+    return line + f" (expected {shown_expected}, got {shown_got})"
 
 
 def _number(x: float, other: float) -> str:
@@ -98,10 +101,13 @@ def mask_dict() -> Callable[[Any, Any], None]:
         if got_kept != kept:
             raise Mismatch(f"expected {kept} kept weights in all, got {got_kept}.")
         for name, exp in expected.items():
-            wrong = int((got[name].bool() != exp.bool()).sum())
+            differ = got[name].bool() != exp.bool()
+            wrong = int(differ.sum())
             if wrong:
+                first = tuple(int(i) for i in differ.nonzero()[0])
                 raise Mismatch(f"mask {name!r}: {wrong} entries differ from the expected mask "
-                               f"(right count, wrong weights kept).")
+                               f"(right count, wrong weights kept); the first at index {first}: "
+                               f"expected {int(exp[first])}, got {int(got[name][first])}.")
     return compare
 
 

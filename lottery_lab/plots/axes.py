@@ -7,9 +7,10 @@ open) never touches pyplot at all.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Iterable
 
-__all__ = ["figure_axes", "subplots", "density_axis", "percent", "DENSITY_TICKS"]
+__all__ = ["figure_axes", "subplots", "density_axis", "data_ticks", "percent", "DENSITY_TICKS"]
 
 #: the densities that may be labelled on a density axis (those within the data's range are)
 DENSITY_TICKS = (1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001)
@@ -37,20 +38,41 @@ def figure_axes(ax: Any = None, figsize: tuple[float, float] = (6.0, 4.0)):
     return subplots(figsize=figsize)
 
 
+#: on an axis ticked at the data, neighbouring labels are at least this fraction of the log range apart
+DATA_TICK_GAP = 1 / 12
+
+
 def percent(x: float, _pos: Any = None) -> str:
-    """A density as a tick label: 0.05 → ``5%``, 0.005 → ``0.5%`` (``%g``: no trailing zeros)."""
-    return f"{100 * x:g}%"
+    """A density as a tick label: 0.05 → ``5%``, 0.005 → ``0.5%``, 0.2621 → ``26.2%`` (3 digits at most)."""
+    return f"{100 * x:.3g}%"
 
 
-def density_axis(ax: Any, densities: Iterable[float], *, ticks: Iterable[float] = DENSITY_TICKS,
+def data_ticks(densities: Iterable[float], gap: float = DATA_TICK_GAP) -> list[float]:
+    """The plotted densities as ticks, from dense to sparse, leaving out one that would sit closer than
+    ``gap`` × the log range to the tick before it (it is then drawn next to that label)."""
+    xs = sorted({float(d) for d in densities if d > 0}, reverse=True)
+    if len(xs) < 2:
+        return xs
+    span = math.log(xs[0] / xs[-1])
+    chosen = [xs[0]]
+    for x in xs[1:]:
+        if math.log(chosen[-1] / x) >= gap * span:
+            chosen.append(x)
+    if chosen[-1] != xs[-1]:  # the sparsest point always has its label (it is where the curve ends)
+        chosen[-1] = xs[-1]
+    return chosen
+
+
+def density_axis(ax: Any, densities: Iterable[float], *, ticks: Iterable[float] | str = DENSITY_TICKS,
                  extra_ticks: Iterable[float] = (), pad: float | None = None,
                  label: str = "density (fraction of prunable weights kept)") -> None:
     """Format ``ax``'s x axis for densities: log scale, dense on the left and sparse on the right.
 
     Major ticks are ``extra_ticks`` (e.g. the target densities) and those of ``ticks`` within the
     range of ``densities`` (from 0.8× the smallest to 1.25× the largest), labelled in percent;
-    minor ticks carry no labels. ``pad`` > 1 sets the limits to ``pad`` × the range on both sides;
-    without it the axis only runs from large to small.
+    ``ticks="data"`` ticks the plotted densities themselves (a few rounds: each point has its label;
+    see :func:`data_ticks`). Minor ticks carry no labels. ``pad`` > 1 sets the limits to ``pad`` × the
+    range on both sides; without it the axis only runs from large to small.
     """
     from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
@@ -59,7 +81,13 @@ def density_axis(ax: Any, densities: Iterable[float], *, ticks: Iterable[float] 
     ax.set_xscale("log")
     if xs:
         lo, hi = min(xs), max(xs)
-        chosen = sorted(set(extra) | {t for t in ticks if lo * 0.8 <= t <= hi * 1.25}, reverse=True)
+        if isinstance(ticks, str):
+            if ticks != "data":
+                raise ValueError(f"ticks must be 'data' or a sequence of densities, got {ticks!r}")
+            shown = set(data_ticks(xs))
+        else:
+            shown = {t for t in ticks if lo * 0.8 <= t <= hi * 1.25}
+        chosen = sorted(set(extra) | shown, reverse=True)
         ax.xaxis.set_major_locator(FixedLocator(chosen))
         if pad is not None:
             ax.set_xlim(hi * pad, lo / pad)

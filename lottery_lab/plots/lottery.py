@@ -33,7 +33,7 @@ def accuracy_vs_density(results: Any, ax=None, by: str = "method", y: str = "tes
             ax.fill_between(s["density"], s["mean"] - s["std"], s["mean"] + s["std"],
                             color=line.get_color(), alpha=0.2, lw=0)
     if log_x:
-        density_axis(ax, [float(x) for s in summary.values() for x in s["density"]])
+        density_axis(ax, [float(x) for s in summary.values() for x in s["density"]], ticks="data")
     else:
         if not ax.xaxis_inverted():
             ax.invert_xaxis()
@@ -59,25 +59,33 @@ def result_curve(result: Any, ax=None, label: str | None = None, **kw):
     re = [(row["density"], row["reinit_acc"]) for row in result.rows if row.get("reinit_acc") is not None]
     if re:
         ax.plot(*zip(*re), marker="x", linestyle="--", color=line.get_color(), label=f"{name} (reinit)")
-    density_axis(ax, d, label="density (fraction of weights kept)")
+    density_axis(ax, d, ticks="data", label="density (fraction of weights kept)")
     ax.set_ylabel("test accuracy")
     ax.legend()
     return ax
 
 
-def layer_density(densities: Mapping, ax=None, title: str | None = None):
+def layer_density(densities: Mapping, ax=None, title: str | None = None, labels: Mapping[str, str] | None = None):
     """Bars of density per layer: ``{layer: density}``, ``{layer: mask tensor}``, or
-    ``{label: {layer: density}}`` for grouped bars (e.g. one group per method)."""
+    ``{label: {layer: density}}`` for grouped bars (e.g. one group per method).
+
+    The bars are labelled by ``labels`` (parameter name → name, e.g. :func:`lottery_lab.masks.layer_names`
+    of the model), else by the parameter names where they are names (``blocks.0.conv1``); a
+    ``Sequential``'s indices (``1.weight``, ``3.weight``) become ``conv1``/``fc1``… from the masks'
+    shapes when masks are given, else ``layer 1``, ``layer 2``, … in order.
+    """
     groups = densities if all(isinstance(v, Mapping) for v in densities.values()) else {"": densities}
+    shapes = {k: tuple(v.shape) for d in groups.values() for k, v in d.items() if hasattr(v, "shape")}
     groups = {g: {k: _density(v) for k, v in d.items()} for g, d in groups.items()}
     layers = list(dict.fromkeys(k for d in groups.values() for k in d))
+    names = dict(labels) if labels is not None else _layer_labels(layers, shapes)
     _, ax = figure_axes(ax, figsize=(max(4, 0.9 * len(layers) + 2), 3.5))
     width = 0.8 / len(groups)
     x = np.arange(len(layers))
     for i, (label, d) in enumerate(groups.items()):
         ax.bar(x + (i - (len(groups) - 1) / 2) * width, [d.get(k, np.nan) for k in layers], width,
                label=label or None)
-    ax.set_xticks(x, [k.removesuffix(".weight") for k in layers], rotation=45, ha="right")
+    ax.set_xticks(x, [names.get(k, k) for k in layers], rotation=45, ha="right")
     ax.set_ylabel("density (kept fraction)")
     ax.set_ylim(0, 1.05)
     if len(groups) > 1:
@@ -85,6 +93,22 @@ def layer_density(densities: Mapping, ax=None, title: str | None = None):
     if title:
         ax.set_title(title)
     return ax
+
+
+def _layer_labels(layers: list[str], shapes: Mapping[str, tuple]) -> dict[str, str]:
+    """Bar labels for parameter names (see :func:`layer_density`)."""
+    stems = {k: k.removesuffix(".weight") for k in layers}
+    if all(any(c.isalpha() for c in stem) for stem in stems.values()):
+        return stems
+    if all(len(shapes.get(k, ())) in (2, 4) for k in layers):
+        counts = {"conv": 0, "fc": 0}
+        out = {}
+        for k in layers:
+            kind = "conv" if len(shapes[k]) == 4 else "fc"
+            counts[kind] += 1
+            out[k] = f"{kind}{counts[kind]}"
+        return out
+    return {k: f"layer {i}" for i, k in enumerate(layers, 1)}
 
 
 def _density(v: Any) -> float:

@@ -45,7 +45,7 @@ def mask_explorer(prob: MaskProblem, m_ref: np.ndarray, *, lam: float = 1e-2, ep
         m_hat = solve_pgd(prob, P, lam).m
         bound = mask_error_bound(prob, P, lam, m_ref, m_hat, alpha=alpha)
         fig = mask_histogram(m_hat, m_ref, alpha, bound)
-        fig.axes[0].set_title(f"{penalty}, λ = {lam:.3g}" + (f", ε = {eps:.3g}" if penalty == "log" else ""))
+        fig.axes[0].set_title(f"{penalty}, λ = {lam:.2g}" + (f", ε = {eps:.2g}" if penalty == "log" else ""))
         return fig
 
     if static_page():  # the book: a grid of λ (half decades) and ε (decades) around the start, drawn now
@@ -62,8 +62,8 @@ def mask_explorer(prob: MaskProblem, m_ref: np.ndarray, *, lam: float = 1e-2, ep
     return widgets.interactive(
         draw,
         lam=widgets.FloatLogSlider(value=lam, base=10, min=-4, max=0, step=0.05, description="λ",
-                                   readout_format=".3g"),
+                                   readout_format=".2g"),
         eps=widgets.FloatLogSlider(value=eps, base=10, min=-3, max=1, step=0.05, description="ε",
-                                   readout_format=".3g"),
+                                   readout_format=".2g"),
         penalty=widgets.Dropdown(options=["log", "l1"], value=penalty, description="penalty"),
     )

@@ -55,7 +55,9 @@ def lottery_explorer(*, lam: float = 2e-5, alpha: float = 0.5, penalty: str = "l
     def run(_=None) -> None:
         kw = {**base_kw, "lam": controls["lam"].value, "alpha": controls["alpha"].value,
               "penalty": controls["penalty"].value}
-        status.value = f"playing {controls['rounds'].value} round(s) with {kw} …"
+        n = controls["rounds"].value
+        shown = ", ".join(f"{k} = {v:.3g}" if isinstance(v, float) else f"{k} = {v}" for k, v in kw.items())
+        status.value = f"playing {n} round{'s' if n != 1 else ''} with {shown} …"
         try:
             cfg = LotteryConfig(method="concave", method_kw=kw, rounds=controls["rounds"].value, **config)
             result = play(cfg)

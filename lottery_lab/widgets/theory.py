@@ -46,7 +46,7 @@ def subset_sum_explorer(n: int = 12, k: int = 0, eps: float = 0.01, seed: int = 
         n=widgets.IntSlider(value=n, min=2, max=20, description="n"),
         k=widgets.IntSlider(value=k, min=0, max=10, description="k (0: any)"),
         eps=widgets.FloatLogSlider(value=eps, base=10, min=-4, max=-0.5, step=0.1, description="ε",
-                                   readout_format=".3g"),
+                                   readout_format=".2g"),
         seed=widgets.IntSlider(value=seed, min=0, max=50, description="seed"),
     )
 
@@ -71,7 +71,7 @@ def rvsm_explorer(w_star: np.ndarray, k: int = 4, lam: float = 0.05, beta: float
         top, bottom = fig.subfigures(2, 1)
         zeros = float(np.mean(res.u == 0))
         limit_vs_teacher(w_star, res, fp, ax=top.subplots(),
-                         title=f"{penalty}, λ = {lam:.3g}, β = {beta:.3g}: {zeros:.0%} zeros, "
+                         title=f"{penalty}, λ = {lam:.2g}, β = {beta:.2g}: {zeros:.0%} zeros, "
                                f"{res.n_iter} iterations")
         convergence({penalty: res}, axes=bottom.subplots(1, 3))
         return fig
@@ -89,8 +89,8 @@ def rvsm_explorer(w_star: np.ndarray, k: int = 4, lam: float = 0.05, beta: float
     return widgets.interactive(
         draw,
         lam=widgets.FloatLogSlider(value=lam, base=10, min=-3, max=0, step=0.05, description="λ",
-                                   readout_format=".3g"),
+                                   readout_format=".2g"),
         beta=widgets.FloatLogSlider(value=beta, base=10, min=-1.5, max=0.5, step=0.05, description="β",
-                                    readout_format=".3g"),
+                                    readout_format=".2g"),
         penalty=widgets.Dropdown(options=["l0", "l1", "tl1"], value=penalty, description="penalty"),
     )
