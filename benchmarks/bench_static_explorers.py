@@ -7,6 +7,19 @@ the HTML it returns is what the page carries. ``--pages`` also lists the built b
 (``book/_build/html``) with the size of their explorers in them.
 
     python benchmarks/bench_static_explorers.py [--only mask lottery methods subset_sum rvsm] [--pages] [--json]
+
+Measured 2026-12-04 on the shared 2-core machine (load average 4.4), ``--pages`` after ``bash book/build.sh``:
+
+    explorer     precompute s  HTML KB  grid figures KB/figure   built page          page KB
+    mask                 17.0    423.2    90      54       7.6   01_convex_mask        481
+    lottery              45.8    747.1    48      48      15.2   02_lottery            864
+    methods              21.4    500.8    30      30      16.0   03_methods            562
+    subset_sum           29.6   1137.4    54      54      20.4   04_strong_tickets    1256
+    rvsm                 39.8    703.5    36      36      18.9   05_no_overlap_rvsm    791
+
+The whole book build took 196 s (``bash book/build.sh``; its notebooks 184 s) against 85 s (notebooks
+69 s) for the same build with ``LOTTERY_LAB_STATIC=0``, whose pages are 78–218 KB and whose explorers
+show no figure without a kernel.
 """
 
 from __future__ import annotations
