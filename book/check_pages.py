@@ -174,6 +174,15 @@ def image_outputs(nb_path: Path) -> int:
     return count
 
 
+def explorer_calls(nb_path: Path) -> int:
+    """Code cells of a notebook that show an explorer of ``lottery_lab.widgets`` (a ``*_explorer(`` call):
+    each must become a precomputed explorer in the book (a static page has no kernel to draw for it)."""
+    nb = json.loads(nb_path.read_text())
+    return sum(bool(re.search(r"\b\w+_explorer\(", "".join(cell.get("source", ""))))
+               for cell in nb.get("cells", []) if cell.get("cell_type") == "code"
+               and not HIDDEN_OUTPUT_TAGS & set(cell.get("metadata", {}).get("tags", [])))
+
+
 def explorer_outputs(nb_path: Path) -> int:
     """Precomputed explorers (HTML outputs of ``precomputed_explorer``) in an executed notebook."""
     nb = json.loads(nb_path.read_text())
@@ -203,7 +212,8 @@ def check_explorers(driver: webdriver.Chrome, page: Page, out: Path) -> None:
     """Move every control of every precomputed explorer once; the figure must change each time."""
     roots = driver.find_elements("css selector", ".lottery-lab-explorer")
     if page.notebook is not None and len(roots) < page.expected_explorers:
-        page.fail(f"{len(roots)} explorer(s) on the page, the executed notebook has {page.expected_explorers}")
+        page.fail(f"{len(roots)} explorer(s) on the page, expected {page.expected_explorers} (the executed "
+                  f"notebook's explorer outputs, at least one per explorer call of its source)")
     if not roots:
         return
     moved = total = 0
@@ -357,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
             executed = args.html.parent / "jupyter_execute" / f"{name}.ipynb"
             page.notebook = executed if executed.is_file() else BOOK / f"{name}.ipynb"
             page.expected_figures = image_outputs(page.notebook)
-            page.expected_explorers = explorer_outputs(page.notebook)
+            page.expected_explorers = max(explorer_outputs(page.notebook), explorer_calls(BOOK / f"{name}.ipynb"))
         pages.append(page)
 
     args.screenshots.mkdir(parents=True, exist_ok=True)
