@@ -91,6 +91,20 @@ def distance_profile(samples: np.ndarray, k: int | None, eps: float, ax: Axes | 
     return fig
 
 
+def _label_uncrowded(ax: Axes, ks, xs, ys, fontsize: float = 7) -> None:
+    """Label curve points ``k=…`` where a label fits: one whose box (in points, at the final scales)
+    would not overlap the last label drawn is drawn."""
+    ax.autoscale_view()
+    to_points = ax.transData + ax.figure.dpi_scale_trans.inverted()  # data -> inches
+    last = None
+    for k, x, y in zip(ks, xs, ys):
+        px, py = 72 * to_points.transform((x, y))
+        width, height = 0.62 * fontsize * len(f"k={k}"), fontsize   # a label's box, roughly, in points
+        if last is None or abs(px - last[0]) > last[2] + 2 or abs(py - last[1]) > height + 2:
+            ax.annotate(f"k={k}", (x, y), textcoords="offset points", xytext=(4, 4), fontsize=fontsize)
+            last = (px, py, width)
+
+
 def overparameterisation_vs_density(curve: dict, nets: list[GadgetNet] | None = None,
                                     errors: list[float] | None = None, eps: float | None = None,
                                     ax: Axes | None = None) -> Figure:
@@ -99,11 +113,6 @@ def overparameterisation_vs_density(curve: dict, nets: list[GadgetNet] | None = 
     where it is not."""
     fig, ax = figure_axes(ax)
     ax.plot(curve["density"], curve["overparameterisation"], "k-", lw=1, label="law (fitted constant)")
-    last = 0.0
-    for k, x, y in zip(curve["k"], curve["density"], curve["overparameterisation"]):
-        if x >= 1.4 * last:  # label the points that are not crowded
-            ax.annotate(f"k={k}", (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
-            last = x
     nets = nets or []
     errors = [0.0] * len(nets) if errors is None else errors
     for net, err in zip(nets, errors):
@@ -113,6 +122,7 @@ def overparameterisation_vs_density(curve: dict, nets: list[GadgetNet] | None = 
         ax.plot([], [], "o", color="C3", label="pruned random network (hollow: error > ε)")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    _label_uncrowded(ax, curve["k"], curve["density"], curve["overparameterisation"])
     ax.set_xlabel("density of the pruned network")
     ax.set_ylabel("overparameterisation (random / target weights)")
     ax.set_title("Strong tickets: sparser subnetworks need wider random networks")
