@@ -170,13 +170,18 @@ def test_cli(tmp_path, capsys):
     assert get_task("theory.subset_sum_mitm").signature in listing
 
 
-def test_tag_folder_rewrites_only_stale_notebooks(tmp_path):
+def _two_notebooks_one_stale(folder, stale_index: int) -> None:
+    """The first two assignment notebooks copied into ``folder``, one of them without nbgrader metadata."""
     for path in NOTEBOOKS[:2]:
-        (tmp_path / path.name).write_text(path.read_text())
-    stale = nbformat.read(tmp_path / NOTEBOOKS[0].name, as_version=4)
+        (folder / path.name).write_text(path.read_text())
+    stale = nbformat.read(folder / NOTEBOOKS[stale_index].name, as_version=4)
     for cell in stale.cells:
         cell.metadata.pop("nbgrader", None)
-    nbformat.write(stale, tmp_path / NOTEBOOKS[0].name)
+    nbformat.write(stale, folder / NOTEBOOKS[stale_index].name)
+
+
+def test_tag_folder_rewrites_only_stale_notebooks(tmp_path):
+    _two_notebooks_one_stale(tmp_path, 0)
     with pytest.raises(ValueError, match=re.escape(NOTEBOOKS[0].name) + r": cell \d+: nbgrader metadata missing"):
         build(tmp_path, tmp_path / "out")  # the build names the stale notebook
     assert not (tmp_path / "out").exists()  # and writes nothing
@@ -189,12 +194,7 @@ def test_cli_build_names_the_stale_notebook(tmp_path, capsys):
     """Stale metadata: exit code 2 and one line naming the notebook, no traceback, nothing written."""
     source = tmp_path / "src"
     source.mkdir()
-    for path in NOTEBOOKS[:2]:
-        (source / path.name).write_text(path.read_text())
-    stale = nbformat.read(source / NOTEBOOKS[1].name, as_version=4)
-    for cell in stale.cells:
-        cell.metadata.pop("nbgrader", None)
-    nbformat.write(stale, source / NOTEBOOKS[1].name)
+    _two_notebooks_one_stale(source, 1)
     with pytest.raises(SystemExit) as exc:
         main(["assignments", "build", str(tmp_path / "out"), "--source", str(source)])
     assert exc.value.code == 2
