@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 
 from lottery_lab import penalties
 from lottery_lab.plots.lottery import accuracy_vs_density, layer_density, mask_histogram
+from lottery_lab.results import count
 from lottery_lab.widgets._static import Control, g3, grid as _grid, precomputed_explorer, static_page
 
 __all__ = ["lottery_explorer"]
@@ -74,7 +75,7 @@ def _static(lam: float, alpha: float, penalty: str, rounds: int, baselines: list
         def figure(lam: float, alpha: float, penalty: str, rounds: int) -> Figure:
             result = play(cfg(lam, alpha, penalty, rounds))  # read back: its rounds are on disk
             fig = _panels(result, baselines, alpha)
-            fig.suptitle(f"{penalty}, λ = {lam:.3g}, α = {alpha:.3g}, {rounds} round(s): {_summary(result)}",
+            fig.suptitle(f"{penalty}, λ = {lam:.3g}, α = {alpha:.3g}, {count(rounds, 'round')}: {_summary(result)}",
                          y=1.02)
             return fig
 
@@ -129,7 +130,7 @@ def lottery_explorer(*, lam: float = 2e-5, alpha: float = 0.5, penalty: str = "l
               "penalty": controls["penalty"].value}
         n = controls["rounds"].value
         shown = ", ".join(f"{k} = {v:.3g}" if isinstance(v, float) else f"{k} = {v}" for k, v in kw.items())
-        status.value = f"playing {n} round{'s' if n != 1 else ''} with {shown} …"
+        status.value = f"playing {count(n, 'round')} with {shown} …"
         try:
             cfg = LotteryConfig(method="concave", method_kw=kw, rounds=controls["rounds"].value, **config)
             result = play(cfg)
