@@ -181,12 +181,11 @@ def reach(entry: Planned, floor: float):
     stop = _stop_round(stored, floor, entry.recipe.max_rounds)
     if stop is not None:
         return play(replace(entry.config, rounds=stop)), False
-    r = max(1, len(stored))
-    while True:
-        result = play(replace(entry.config, rounds=r))
-        if _stop_round(result.rows, floor, entry.recipe.max_rounds) is not None:
-            return result, True
-        r += 1
+    # one play to max_rounds that stops at the first round _stop_round accepts (the rounds on disk are
+    # read back once, not once per extra round)
+    result = play(replace(entry.config, rounds=max(entry.recipe.max_rounds, 1)),
+                  until=lambda rows: _stop_round(rows, floor, entry.recipe.max_rounds) is not None)
+    return result, True
 
 
 def _folder(out_dir: str | None):
@@ -386,7 +385,7 @@ def compare(methods: Sequence[str] | None = None, *, data: str = "mnist5k", mode
         stats = sweep.Stats() if stats is None else stats
         done = sweep.run([e.config for e in grid], jobs=jobs, executor=executor, threads=threads, progress=progress,
                          stats=stats, task=reach_task, items=[(e, min(settings["targets"])) for e in grid],
-                         finished=reach_finished)
+                         finished=reach_finished, costs=reach_cost)
         for entry, (result_rows, result_dir, trained) in zip(grid, done):
             c = entry.config
             rows.extend(result_rows)
@@ -430,6 +429,16 @@ def reach_finished(arg) -> bool:
     if entry.recipe.knob is not None:
         return len(stored) >= entry.config.rounds + 1
     return _stop_round(stored, floor, entry.recipe.max_rounds) is not None
+
+
+def reach_cost(arg) -> float:
+    """A grid entry's expected length for :func:`lottery_lab.sweep.run` (longest first): a rounds recipe
+    may play up to its ``max_rounds``, a knob recipe plays its config's rounds."""
+    from lottery_lab.sweep.core import cost
+
+    entry, _ = arg
+    rounds = entry.config.rounds if entry.recipe.knob is not None else entry.recipe.max_rounds
+    return cost(replace(entry.config, rounds=rounds))
 
 
 def reach_task(arg):

@@ -286,3 +286,105 @@ def test_cli_on_a_dask_scheduler_and_worker_started_as_commands(tmp_path):
             if proc is not None:
                 proc.terminate()
                 proc.wait(timeout=60)
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="Python 3.10 has no PYTHONSAFEPATH: lottery_lab is not preloaded")
+def test_workers_start_with_this_processs_lottery_lab_preloaded_even_beside_another_copy(tmp_path):
+    # a decoy package in the current folder: the fork server (started with `python -c`, current folder
+    # first on its path unless told otherwise) must still import the parent's copy, and workers must not
+    # need to import it again
+    (tmp_path / "lottery_lab").mkdir()
+    (tmp_path / "lottery_lab" / "__init__.py").write_text("raise ImportError('the decoy was imported')\n")
+    script = (f"import sys; sys.path.insert(0, {str(ROOT)!r})\n"
+              "import json, lottery_lab\n"
+              "from lottery_lab.sweep.core import map_tasks\n"
+              "asks = ['__import__(\"lottery_lab\").__file__', '\"lottery_lab._worker_preload\" in __import__(\"sys\").modules',"
+              " '__import__(\"os\").getcwd()', '\"PYTHONSAFEPATH\" in __import__(\"os\").environ']\n"
+              "out = map_tasks(eval, asks, jobs=2)\n"
+              "print(json.dumps([lottery_lab.__file__] + [o[0] for o in out]))\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONSAFEPATH")}
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    parent, worker, preloaded, cwd, safe = json.loads(done.stdout.splitlines()[-1])
+    assert worker == parent == str(ROOT / "lottery_lab" / "__init__.py")
+    assert preloaded is True
+    assert cwd == str(tmp_path) and safe is False  # the parent's folder and environment, not the server's
+
+
+def test_longest_runs_are_handed_out_first_and_results_keep_their_order(tmp_path):
+    configs = [LotteryConfig(method="imp", seed=0, out_dir=str(tmp_path), **{**BASE, "rounds": r, "epochs": e})
+               for r, e in [(1, 1), (3, 2), (2, 1), (3, 2), (1, 4)]]
+    costs = [sweep.cost(c) for c in configs]
+    assert costs == [1, 6, 2, 6, 4]
+    assert sweep.longest_first(costs) == [1, 3, 4, 2, 0]  # decreasing, ties as given
+    search = LotteryConfig(method="concave", method_kw={"epochs": 3}, out_dir=str(tmp_path), **BASE)
+    assert sweep.cost(search) == 1 * (1 + 3)
+    # handed out in `order` (one thread: it runs them as handed out), returned in the order given
+    from concurrent.futures import ThreadPoolExecutor
+
+    seen = []
+    with ThreadPoolExecutor(max_workers=1) as one:
+        got = sweep.map_tasks(lambda a: seen.append(a) or a * 10, [1, 2, 3], executor=one, order=[2, 0, 1])
+    assert seen == [3, 1, 2] and [v for v, *_ in got] == [10, 20, 30]
+    got = sweep.map_tasks(eval, ["1", "2", "3"], jobs=2, order=[2, 0, 1])  # worker processes
+    assert [v for v, *_ in got] == [1, 2, 3]
+    with pytest.raises(ValueError, match=r"order must be a permutation of range\(3\)"):
+        sweep.map_tasks(eval, ["1", "2", "3"], jobs=2, order=[0, 0, 1])
+
+
+def test_a_process_loads_a_registry_dataset_once_for_many_runs(tmp_path, monkeypatch):
+    from lottery_lab import data as data_lib
+    from lottery_lab import lottery
+
+    import functools
+
+    calls = []
+    real = data_lib.get
+    monkeypatch.setattr(data_lib, "get", functools.wraps(real)(lambda name, **kw: calls.append((name, kw)) or real(name, **kw)))
+    monkeypatch.setattr(lottery, "_DATA_CACHE", type(lottery._DATA_CACHE)())
+    fresh = real("digits", seed=3)
+    a = lottery._dataset(LotteryConfig(data="digits", data_kw={"seed": 3}), None)[0]
+    b = lottery._dataset(LotteryConfig(data="digits", data_kw={"seed": 3}), None)[0]
+    assert len(calls) == 1 and a is b
+    assert all(torch.equal(getattr(a, k), getattr(fresh, k)) for k in ("X_train", "y_train", "X_test", "y_test"))
+    lottery._dataset(LotteryConfig(data="digits", data_kw={"seed": 4}), None)
+    assert len(calls) == 2  # other arguments: loaded
+    # a run does not write into the kept tensors: two plays leave them equal to a fresh load
+    for _ in range(2):
+        play(LotteryConfig(method="imp", data="digits", data_kw={"seed": 3}, out_dir=None,
+                           **{k: v for k, v in BASE.items() if k != "data"}))
+    assert len(calls) == 2
+    assert all(torch.equal(getattr(a, k), getattr(fresh, k)) for k in ("X_train", "y_train", "X_test", "y_test"))
+    # the cache holds at most 2 datasets, and none larger than its byte limit
+    lottery._dataset(LotteryConfig(data="digits", data_kw={"seed": 5}), None)
+    assert len(lottery._DATA_CACHE) == 2
+    monkeypatch.setattr(lottery, "_DATA_CACHE_BYTES", 1)
+    for _ in range(2):
+        lottery._dataset(LotteryConfig(data="digits", data_kw={"seed": 6}), None)
+    assert len(calls) == 5 and all("6" not in k[2] for k in lottery._DATA_CACHE)
+
+
+def test_compare_plays_a_rounds_recipe_once_until_its_target(tmp_path, monkeypatch):
+    # one play per rounds run (stopping at the target), the same rows as playing one more round per call
+    from lottery_lab import compare as compare_lib
+    from lottery_lab import lottery
+
+    calls = []
+    real = lottery.play
+    monkeypatch.setattr(lottery, "play", lambda c, *a, **k: calls.append(c.rounds) or real(c, *a, **k))
+    kw = dict(methods=["imp"], seeds=[0], targets=[0.3], epochs=1, data="digits", model="mlp",
+              model_kw={"width": 0.25}, progress=False)
+    got = compare_lib.compare(out_dir=str(tmp_path / "a"), **kw)
+    assert len(calls) == 1
+    rows = got.runs[0]["rows"]
+    # the reference: play(rounds=r) for r = 1, 2, ... until the density is at most the target
+    ref, r = None, 1
+    while True:
+        ref = real(LotteryConfig(method="imp", method_kw=got.runs[0]["method_kw"], seed=0, rounds=r, epochs=1,
+                                 data="digits", model="mlp", model_kw={"width": 0.25}, progress=False,
+                                 out_dir=str(tmp_path / "b")))
+        if ref.rows[-1]["density"] <= 0.3:
+            break
+        r += 1
+    assert strip(rows) == strip(ref.rows) and len(rows) == r + 1

@@ -89,18 +89,19 @@ def _config_cls():
 
 
 def _compare(args) -> int:
-    from lottery_lab import compare as compare_lib
-
     check_output_dir(args.out_dir, "--out-dir")
     check_output_file(args.plot, "--plot", plot_suffixes())
     check_output_file(args.csv, "--csv", ("csv",))
+    from lottery_lab.cli.sweep import executor_from, warm_workers
+
+    warm_workers(args)  # the workers' imports overlap this process's
+    from lottery_lab import compare as compare_lib
+
     config = config_fields(args, _config_cls(), exclude=OWN_FIELDS)
     chosen = dict(methods=args.methods, data=args.data, model=args.model, targets=args.targets, seeds=args.seeds,
                   epochs=args.epochs, quick=args.quick, out_dir=args.out_dir, method_kw=args.method_kw, **config)
     if args.dry_run:
         return _dry_run(args, *compare_lib.plan(**chosen))
-    from lottery_lab.cli.sweep import executor_from
-
     with executor_from(args) as (jobs, executor, threads):
         result = compare_lib.compare(**chosen, progress=not args.no_progress, jobs=jobs, executor=executor,
                                      threads=threads)

@@ -57,6 +57,15 @@ def add_sweep_options(parser: argparse.ArgumentParser) -> None:
                              "Dask workers; keep jobs x threads <= cores)")
 
 
+def warm_workers(args) -> None:
+    """With ``--jobs`` > 1 on this machine, start the workers' fork server now: it imports torch and
+    lottery_lab while this process imports and plans (see :func:`lottery_lab.sweep.core.warm_up`)."""
+    if args.scheduler is None and args.jobs > 1 and not getattr(args, "dry_run", False):
+        from lottery_lab.sweep.core import warm_up  # torch-free
+
+        warm_up()
+
+
 @contextlib.contextmanager
 def executor_from(args):
     """``(jobs, executor, threads)`` from the parsed options; a Dask ``Client`` while the block runs
@@ -168,6 +177,7 @@ def _sweep(args) -> int:
     configs, keys = load_grid(args.grid, args.out_dir)  # bad input raises: lottery_lab.cli.main answers
     if not configs:
         raise ValueError(f"GRID={args.grid!r} holds no runs")
+    warm_workers(args)
     try:
         with executor_from(args) as (jobs, executor, threads):
             stats = sweep.Stats()

