@@ -22,18 +22,39 @@ from __future__ import annotations
 
 from typing import Mapping
 
+import numpy as np
 import torch
 from torch import nn
 
 __all__ = [
     "Mask", "prunable", "layer_names", "ones_like", "apply", "density", "layer_density", "count",
-    "check", "rewind", "to_bool", "param_key", "Masker",
+    "check", "rewind", "to_bool", "param_key", "Masker", "kth_smallest",
 ]
 
 #: A mask: parameter name -> bool tensor of the parameter's shape (True = kept).
 Mask = dict[str, torch.Tensor]
 
 _PRUNABLE_MODULES = (nn.Linear, nn.Conv2d)
+
+
+def kth_smallest(x: torch.Tensor, *ks: int) -> list[torch.Tensor]:
+    """The ``k``-th smallest entries (1-based, as :func:`torch.kthvalue`) of the 1-d ``x``, one 0-d tensor
+    per ``k``, on ``x``'s device and in its dtype; NaN counts as the largest value (as in a sort).
+
+    On the CPU one ``numpy.partition`` selects every ``k`` in one pass: for the pair that rvsm's
+    threshold needs, 0.83 ms against 2.14 ms for two ``torch.kthvalue`` on 266,200 floats at one thread
+    (``benchmarks/bench_kth.py``; for a single k on that size ``kthvalue`` is the faster, 1.07 against
+    1.73 ms). Elsewhere ``torch.kthvalue``. The values are the same: the selected entries themselves.
+    """
+    n = x.numel()
+    for k in ks:
+        if not 1 <= k <= n:
+            raise ValueError(f"k={k} must lie in [1, {n}] for a tensor of {n} entries")
+    if x.device.type != "cpu":
+        return [torch.kthvalue(x, k).values for k in ks]
+    a = x.detach().reshape(-1).numpy()
+    part = np.partition(a, [k - 1 for k in ks])
+    return [torch.tensor(part[k - 1], dtype=x.dtype) for k in ks]
 
 
 def prunable(model: nn.Module) -> dict[str, nn.Parameter]:

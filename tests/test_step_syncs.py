@@ -59,7 +59,10 @@ def epoch_counts(method, kw, steps, batch=4):
 
 
 @pytest.mark.parametrize("label, method, kw", CASES, ids=[c[0] for c in CASES])
-def test_a_training_step_makes_no_host_device_sync(label, method, kw):
+def test_a_training_step_makes_no_host_device_sync(label, method, kw, monkeypatch):
+    # rvsm's threshold: the path a GPU takes (topk); on the CPU it selects on the host (numpy), which
+    # is no sync there, there being no device
+    monkeypatch.setattr("lottery_lab.methods.rvsm._by_selection", lambda x: False)
     short, long = epoch_counts(method, kw, 2), epoch_counts(method, kw, 4)
     per_step = {k: (long.sync_ops[k] - short.sync_ops[k]) / 2 for k in long.sync_ops}
     assert not {k: v for k, v in per_step.items() if v}, f"{label}: syncs per step {per_step}"
@@ -169,6 +172,30 @@ def test_kth_largest_pair_by_topk_equals_selection_and_a_sort_with_ties():
                 kth, nxt = kth_largest_pair(x, k, selection=selection)
                 assert kth == desc[k - 1]
                 assert (nxt is None) if k == n else (nxt == desc[k])
+
+
+def test_kth_smallest_equals_a_sort_with_ties_nan_and_both_float_widths():
+    from lottery_lab.masks import kth_smallest
+
+    g = torch.Generator().manual_seed(0)
+    for dtype in (torch.float32, torch.float64):
+        for n in (1, 2, 7, 64, 1001):
+            x = (torch.randint(0, 5, (n,), generator=g).to(dtype) / 3).requires_grad_()  # many ties
+            if n > 2:
+                x = x.detach().clone()
+                x[torch.randint(0, n, (2,), generator=g)] = float("nan")  # sorts last
+            asc = torch.sort(x.detach()).values
+            ks = list(range(1, n + 1))
+            got = kth_smallest(x, *ks)
+            assert all(v.dtype == dtype and v.ndim == 0 for v in got)
+            torch.testing.assert_close(torch.stack(got), asc, rtol=0, atol=0, equal_nan=True)
+            finite = x.detach()[~torch.isnan(x.detach())]
+            assert torch.equal(torch.stack(kth_smallest(finite, *range(1, finite.numel() + 1))),
+                               torch.stack([torch.kthvalue(finite, k).values for k in range(1, finite.numel() + 1)]))
+    with pytest.raises(ValueError, match=r"k=0 must lie in \[1, 3\]"):
+        kth_smallest(torch.zeros(3), 0)
+    with pytest.raises(ValueError, match=r"k=4 must lie in \[1, 3\]"):
+        kth_smallest(torch.zeros(3), 2, 4)
 
 
 @pytest.mark.parametrize("name, kw", [("l0", {}), ("l1", {}), ("tl1", {"a": 0.7}), ("log", {})])

@@ -25,7 +25,7 @@ from torch import nn
 from lottery_lab.methods.recipe import Recipe
 from lottery_lab import penalties
 from lottery_lab.penalties import _Ops
-from lottery_lab.masks import Mask
+from lottery_lab.masks import Mask, kth_smallest
 from lottery_lab.methods.base import (Context, Method, Search, check_count, check_fraction,
                                        check_nonnegative, check_positive, register)
 from lottery_lab.train import Callback, TrainState
@@ -46,19 +46,28 @@ RAMP = 0.5
 def kth_largest_pair(x: torch.Tensor, k: int, selection: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
     """The k-th and (k+1)-th largest entries of the 1-d ``x`` (``None`` for the second when k = len(x)).
 
-    ``selection``: two ``kthvalue`` selections (the faster on the CPU); otherwise one ``topk`` of the
-    smaller side (on CUDA ``kthvalue`` runs one block per slice, far slower than ``topk`` here). The
-    values are the same either way, ties included.
+    ``selection``: both found in one selection pass (:func:`lottery_lab.masks.kth_smallest`, the faster
+    on the CPU); otherwise one ``topk`` of the smaller side (on CUDA ``kthvalue`` runs one block per
+    slice, far slower than ``topk`` here). The values are the same either way, ties included.
     """
     n = x.numel()
     if selection:
-        kth = torch.kthvalue(x, n - k + 1).values
-        return kth, (torch.kthvalue(x, n - k).values if k < n else None)
+        if k < n:
+            kth, next_ = kth_smallest(x, n - k + 1, n - k)
+            return kth, next_
+        return kth_smallest(x, 1)[0], None
     if k < n - k:  # the k + 1 largest, in descending order
         top = torch.topk(x, k + 1, largest=True, sorted=True).values
         return top[k - 1], top[k]
     low = torch.topk(x, n - k + 1, largest=False, sorted=True).values  # the n - k + 1 smallest, ascending
     return low[n - k], (low[n - k - 1] if k < n else None)
+
+
+def _by_selection(x: torch.Tensor) -> bool:
+    """Whether :meth:`SplitNet.tau_for_density` selects by :func:`~lottery_lab.masks.kth_smallest`
+    (on the CPU, where it reads the values on the host: there is no device to wait for) or by ``topk``
+    (on a GPU, with no host read)."""
+    return x.device.type == "cpu"
 
 
 def _prox(penalty: penalties.Penalty, w: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
@@ -103,7 +112,7 @@ class SplitNet(nn.Module):
         """The τ whose prox keeps round(density·kept) of the kept weights (globally)."""
         mags = torch.cat([(w.detach().abs() * s).flatten() for w, s in zip(self._ws, self._support)])
         k = min(self._kept, max(1, round(density * self._kept)))
-        kth, next_ = kth_largest_pair(mags, k, selection=mags.device.type == "cpu")
+        kth, next_ = kth_largest_pair(mags, k, selection=_by_selection(mags))
         t = (kth + next_) / 2 if next_ is not None else kth / 2
         return _TAU_FOR_THRESHOLD[self.penalty.name](t, self.penalty.params.get("a", 1.0))
 
