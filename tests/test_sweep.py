@@ -388,3 +388,23 @@ def test_compare_plays_a_rounds_recipe_once_until_its_target(tmp_path, monkeypat
             break
         r += 1
     assert strip(rows) == strip(ref.rows) and len(rows) == r + 1
+
+
+def test_two_compare_commands_at_once_on_one_out_dir_train_nothing_twice_and_print_one_table(tmp_path):
+    args = ["compare", "--data", "digits", "--methods", "imp,snip", "--seeds", "0,1", "--targets", "0.5,0.2",
+            "--epochs", "1", "--model-kw", '{"width": 0.25}', "--json", "--no-progress"]
+    a = cli(*args, "--out-dir", str(tmp_path / "out"))
+    b = cli(*args, "--out-dir", str(tmp_path / "out"), "--jobs", "2")
+    (oa, ea), (ob, eb) = a.communicate(timeout=600), b.communicate(timeout=600)
+    assert a.returncode == 0 and b.returncode == 0, ea + eb
+    ja, jb = json.loads(oa), json.loads(ob)
+    assert ja["rows"] == jb["rows"] and ja["dense"] == jb["dense"]  # the same table
+    runs = len(ja["runs"])  # imp: one rounds run per seed; snip: one run per seed and target
+    assert runs == 6
+    assert ja["dense_trainings"] + jb["dense_trainings"] == 2  # each seed's dense round once in all
+    assert ja["runs_trained"] + jb["runs_trained"] == runs  # every run computed by exactly one of them
+    # and the table of one command alone, in another folder
+    c = cli(*args, "--out-dir", str(tmp_path / "ref"))
+    oc, ec = c.communicate(timeout=600)
+    assert c.returncode == 0, ec
+    assert json.loads(oc)["rows"] == ja["rows"]
