@@ -89,3 +89,32 @@ def test_multipliers_ascend_and_restart():
 def test_bad_multiplier_arguments(targets, lr, word):
     with pytest.raises(ValueError, match=word):
         DensityMultipliers(targets, lr=lr)
+
+
+def test_gated_net_samples_equal_the_plain_formula_bit_for_bit_values_and_gradients():
+    # the written-out backward of GatedNet's gates against autograd through HardConcrete.sample,
+    # layer by layer (the same draws: one rand per layer, in order); some gates clamped at 0 and 1
+    from torch import nn
+
+    from lottery_lab.methods.l0 import GatedNet
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(30, 20), nn.ReLU(), nn.Linear(20, 5))
+    mask = {n: torch.ones_like(p, dtype=torch.bool) for n, p in model.named_parameters() if p.ndim > 1}
+    hc = HardConcrete(2 / 3, -0.1, 1.1)
+    for dtype in (torch.float32, torch.float64):
+        net = GatedNet(model.to(dtype), mask, 0.0, hc, 1)
+        with torch.no_grad():
+            for la in net.variables:
+                la.copy_(torch.randn(la.shape, dtype=dtype) * 3)  # spread: many gates at 0 or 1
+        upstream = [torch.randn(la.shape, dtype=dtype) for la in net.variables]
+        torch.manual_seed(7)
+        z = net._sampled_gates()
+        got = torch.autograd.grad(sum((u * g).sum() for u, g in zip(upstream, z)), net.variables)
+        torch.manual_seed(7)
+        leaves = [la.detach().clone().requires_grad_() for la in net.variables]
+        ref_z = [hc.sample(la) for la in leaves]
+        ref = torch.autograd.grad(sum((u * g).sum() for u, g in zip(upstream, ref_z)), leaves)
+        assert all(torch.equal(a, b) for a, b in zip(z, ref_z))
+        assert all(torch.equal(a, b) for a, b in zip(got, ref))
+        assert any(bool((g == 0).any()) and bool((g == 1).any()) for g in z)  # both clamps were hit

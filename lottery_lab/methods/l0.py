@@ -33,6 +33,51 @@ from lottery_lab.train import Callback, TrainState
 from lottery_lab._validation import check_flag, check_real
 
 
+class _SampledGates(torch.autograd.Function):
+    """Hard-concrete samples z = clamp(σ((log u − log(1 − u) + log α) / β)(ζ − γ) + γ, 0, 1) of a list of
+    log α tensors, as ``_foreach`` ops, with the backward written out.
+
+    Autograd through the dozen ops of the forward kept every intermediate and ran a backward kernel per
+    op; here the forward keeps σ and where the clamp let the gradient through, and the backward runs
+    the chain autograd ran, in its order (clamp's mask, × (ζ − γ), σ' = (1 − σ)σ, ÷ β), so values and
+    gradients equal the plain ops' bit for bit (tested). 6.1–6.5 → 4.9–5.3 ms a step for
+    LeNet-300-100's 266,200 gates and θ ⊙ z at one thread.
+    """
+
+    @staticmethod
+    def forward(ctx, beta: float, scale: float, gamma: float, *log_alphas: torch.Tensor):
+        us = [torch.rand(la.shape, device=la.device, dtype=la.dtype) for la in log_alphas]
+        torch._foreach_clamp_min_(us, 1e-6)
+        torch._foreach_clamp_max_(us, 1 - 1e-6)
+        logits = torch._foreach_log(us)
+        torch._foreach_neg_(us)
+        torch._foreach_log1p_(us)
+        torch._foreach_sub_(logits, us)               # log u − log1p(−u)
+        torch._foreach_add_(logits, log_alphas)
+        torch._foreach_div_(logits, beta)
+        s = torch._foreach_sigmoid(logits)
+        z = torch._foreach_mul(s, scale)
+        torch._foreach_add_(z, gamma)
+        inside = [(x >= 0) & (x <= 1) for x in z]     # where clamp(·, 0, 1) passes the gradient
+        torch._foreach_clamp_min_(z, 0.0)
+        torch._foreach_clamp_max_(z, 1.0)
+        ctx.save_for_backward(*s, *inside)
+        ctx.beta, ctx.scale = beta, scale
+        return tuple(z)
+
+    @staticmethod
+    def backward(ctx, *grads: torch.Tensor):
+        saved = ctx.saved_tensors
+        n = len(saved) // 2
+        s, inside = saved[:n], saved[n:]
+        g = [torch.where(i, gz, 0.0) if gz is not None else torch.zeros_like(x) for i, gz, x in zip(inside, grads, s)]
+        g = torch._foreach_mul(g, ctx.scale)
+        torch._foreach_mul_(g, [1 - x for x in s])
+        torch._foreach_mul_(g, list(s))
+        torch._foreach_div_(g, ctx.beta)
+        return (None, None, None, *g)
+
+
 class GatedNet(MaskedNet):
     """``net`` computed with θ ⊙ z, z hard-concrete gates whose log α are ``self.m``
     (:attr:`~lottery_lab.methods.masked_net.MaskedNet.variables`, in ``names`` order)."""
@@ -54,16 +99,10 @@ class GatedNet(MaskedNet):
         return [self.hc.deterministic(la) for la in self.variables]
 
     def _sampled_gates(self) -> list[torch.Tensor]:
-        """:meth:`HardConcrete.sample` of every layer's gates, the arithmetic as ``_foreach`` ops: the
-        same draws (one ``rand`` per layer, in order) and the same values, a tenth of the kernels."""
-        hc, las = self.hc, self.variables
-        us = [torch.rand(la.shape, device=la.device, dtype=la.dtype) for la in las]
-        torch._foreach_clamp_min_(us, 1e-6)
-        torch._foreach_clamp_max_(us, 1 - 1e-6)
-        logits = torch._foreach_sub(torch._foreach_log(us), torch._foreach_log1p(torch._foreach_neg(us)))
-        s = torch._foreach_sigmoid(torch._foreach_div(torch._foreach_add(logits, las), hc.beta))
-        z = torch._foreach_add(torch._foreach_mul(s, hc.zeta - hc.gamma), hc.gamma)
-        return list(torch._foreach_clamp_max(torch._foreach_clamp_min(z, 0.0), 1.0))
+        """:meth:`HardConcrete.sample` of every layer's gates (:class:`_SampledGates`): the same draws
+        (one ``rand`` per layer, in order), the same values and the same gradients, bit for bit."""
+        hc = self.hc
+        return list(_SampledGates.apply(hc.beta, hc.zeta - hc.gamma, hc.gamma, *self.variables))
 
     def effective_weights(self) -> dict[str, torch.Tensor]:
         return dict(zip(self.names, torch._foreach_mul(self.thetas, self.gates())))
