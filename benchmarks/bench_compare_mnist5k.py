@@ -14,6 +14,10 @@ round differently). The full setting takes ~30+ min on 2 cores; check it first w
 
     python benchmarks/bench_compare_mnist5k.py                      # the full comparison
     python benchmarks/bench_compare_mnist5k.py --epochs 1 --seeds 0 # a smoke check (minutes)
+    python benchmarks/bench_compare_mnist5k.py --seeds 0 --neighbour  # beside one other CPU-bound job
+
+``--neighbour`` runs one other single-threaded job (512 × 512 matrix products in a loop) for the whole
+benchmark, as on a machine shared with other work.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+NEIGHBOUR = ("import torch\ntorch.set_num_threads(1)\na = torch.randn(512, 512)\nwhile True:\n    a @ a\n")
 
 
 def torch_default_threads(env: dict) -> int:
@@ -61,6 +66,7 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=10, help="epochs per round (default: %(default)s)")
     p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default: %(default)s)")
     p.add_argument("--jobs", type=int, default=2, help="after: worker processes (default: %(default)s)")
+    p.add_argument("--neighbour", action="store_true", help="run one other single-threaded CPU-bound job beside it")
     p.add_argument("--keep", metavar="DIR", default=None,
                    help="keep the two out_dirs under DIR (default: a temporary folder, removed after)")
     args = p.parse_args()
@@ -72,13 +78,22 @@ def main() -> None:
         "before": (["--jobs", "1", "--threads", str(default_threads)], {**base, "LOTTERY_LAB_NO_SHARED_DENSE": "1"}),
         "after": (["--jobs", str(args.jobs)], base),
     }
-    with tempfile.TemporaryDirectory(prefix="bench_compare_") as tmp:
-        root = Path(args.keep or tmp)
-        got = {}
-        for name, (extra, env) in variants.items():
-            got[name] = r = compare(root / name, extra, env, args)
-            print(f"{name:<6} {r['wall']:8.1f} s  dense trainings {r['dense_trainings']:3d}, runs trained "
-                  f"{r['runs_trained']:3d} of {len(r['runs'])}; load {r['load']}\n       {r['cmd']}", flush=True)
+    neighbour = subprocess.Popen([sys.executable, "-c", NEIGHBOUR]) if args.neighbour else None
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench_compare_") as tmp:
+            root = Path(args.keep or tmp)
+            got = {}
+            if neighbour is not None:
+                time.sleep(3)  # its torch import done: it computes from here on
+                print("beside one other single-threaded job (matrix products)", flush=True)
+            for name, (extra, env) in variants.items():
+                got[name] = r = compare(root / name, extra, env, args)
+                print(f"{name:<6} {r['wall']:8.1f} s  dense trainings {r['dense_trainings']:3d}, runs trained "
+                      f"{r['runs_trained']:3d} of {len(r['runs'])}; load {r['load']}\n       {r['cmd']}", flush=True)
+    finally:
+        if neighbour is not None:
+            neighbour.kill()
+            neighbour.wait()
     b, a = got["before"], got["after"]
     key = lambda row: (row["method"], row["target"])  # noqa: E731
     after_rows = {key(r): r for r in a["rows"]}

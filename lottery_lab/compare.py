@@ -36,7 +36,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from lottery_lab.results import count, mean_std
+from lottery_lab.results import count, mean_std, plural
 from lottery_lab._validation import invalid
 
 __all__ = ["Recipe", "RECIPES", "TARGETS", "SEEDS", "QUICK", "Planned", "Comparison", "recipe_for", "build_grid",
@@ -282,10 +282,6 @@ def dense_baseline(rows: Iterable[Mapping]) -> dict | None:
 
 # ---------------------------------------------------------------------------------- the result
 
-def _seeds_word(seeds: Sequence[int]) -> str:
-    return "seed" if len(seeds) == 1 else "seeds"
-
-
 def _pm(mean: float, std: float, n: int, fmt: str) -> str:
     """``mean ± std``; with one seed there is no spread to show, so ``mean ± —``."""
     return f"{mean:{fmt}} ± {std:{fmt}}" if n > 1 else f"{mean:{fmt}} ± —"
@@ -305,7 +301,7 @@ class Comparison:
     def table(self) -> str:
         """Fixed-width text: per method and bin, the measured density and test accuracy (mean ± std)."""
         s = self.settings
-        lines = [f"{s['data']} / {s['model']}: {count(s['epochs'], 'epoch')} per round, {_seeds_word(s['seeds'])} "
+        lines = [f"{s['data']} / {s['model']}: {count(s['epochs'], 'epoch')} per round, {plural(len(s['seeds']), 'seed')} "
                  f"{', '.join(map(str, s['seeds']))}; bin = nearest target density (log scale), "
                  f"density = measured mean ± std, std over seeds (ddof=0)",
                  f"{'method':<16}{'bin':>6}{'density':>18}{'test acc':>20}{'seeds':>7}"]

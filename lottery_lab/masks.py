@@ -69,14 +69,12 @@ def prunable(model: nn.Module) -> dict[str, nn.Parameter]:
 def layer_names(model: nn.Module) -> dict[str, str]:
     """A readable name for each prunable parameter: ``conv1``, ``conv2``, …, ``fc1``, … by module type
     and order (a ``Sequential``'s keys, ``1.weight``, ``3.weight``, say nothing to a reader)."""
-    counts = {"conv": 0, "fc": 0}
-    out: dict[str, str] = {}
-    for mod_name, module in model.named_modules():
-        if isinstance(module, _PRUNABLE_MODULES) and isinstance(module.weight, nn.Parameter):
-            kind = "conv" if isinstance(module, nn.Conv2d) else "fc"
-            counts[kind] += 1
-            out[f"{mod_name}.weight" if mod_name else "weight"] = f"{kind}{counts[kind]}"
-    return out
+    from lottery_lab._names import numbered
+
+    kinds = {f"{mod_name}.weight" if mod_name else "weight": "conv" if isinstance(module, nn.Conv2d) else "fc"
+             for mod_name, module in model.named_modules()
+             if isinstance(module, _PRUNABLE_MODULES) and isinstance(module.weight, nn.Parameter)}
+    return dict(zip(kinds, numbered(kinds.values())))
 
 
 def ones_like(model: nn.Module) -> Mask:

@@ -18,7 +18,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["ROW_KEYS", "count", "csv_bytes", "mean_std", "rows_of", "summarize", "summary_table",
+__all__ = ["ROW_KEYS", "count", "plural", "csv_bytes", "mean_std", "rows_of", "summarize", "summary_table",
            "summary_records", "run_table"]
 
 #: the columns of a run's rows, in the order the CSV export writes them (other keys follow)
@@ -27,9 +27,14 @@ ROW_KEYS = ("round", "density", "test_acc", "test_loss", "train_loss", "method",
 
 # ------------------------------------------------------------------------------ numbers over seeds
 
+def plural(n: int, noun: str) -> str:
+    """``noun`` in the singular for 1 and the plural otherwise ("seed", "seeds")."""
+    return noun if n == 1 else f"{noun}s"
+
+
 def count(n: int, noun: str) -> str:
     """``n`` with ``noun`` in the singular for 1 and the plural otherwise ("1 round", "3 rounds")."""
-    return f"{n} {noun}{'' if n == 1 else 's'}"
+    return f"{n} {plural(n, noun)}"
 
 
 def mean_std(values: Iterable[float]) -> tuple[float, float, int]:

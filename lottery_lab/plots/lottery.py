@@ -101,13 +101,9 @@ def _layer_labels(layers: list[str], shapes: Mapping[str, tuple]) -> dict[str, s
     if all(any(c.isalpha() for c in stem) for stem in stems.values()):
         return stems
     if all(len(shapes.get(k, ())) in (2, 4) for k in layers):
-        counts = {"conv": 0, "fc": 0}
-        out = {}
-        for k in layers:
-            kind = "conv" if len(shapes[k]) == 4 else "fc"
-            counts[kind] += 1
-            out[k] = f"{kind}{counts[kind]}"
-        return out
+        from lottery_lab._names import numbered
+
+        return dict(zip(layers, numbered("conv" if len(shapes[k]) == 4 else "fc" for k in layers)))
     return {k: f"layer {i}" for i, k in enumerate(layers, 1)}
 
 
