@@ -17,6 +17,7 @@ counts with the fused SGD that lottery_lab uses on CUDA.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 
 import torch
@@ -75,10 +76,29 @@ def count_epoch(method: str | None, kw: dict, steps: int, batch: int, width: flo
     return counts
 
 
+@contextlib.contextmanager
+def gpu_paths(device: str):
+    """On the CPU, the code paths a GPU takes where the two differ: rvsm's threshold selects on the host
+    there (``numpy.partition``, no sync: there is no device), by ``topk`` on a GPU."""
+    from lottery_lab.methods import rvsm
+
+    if not str(device).startswith("cpu"):
+        yield
+        return
+    saved = rvsm._by_selection
+    rvsm._by_selection = lambda x: False
+    try:
+        yield
+    finally:
+        rvsm._by_selection = saved
+
+
 def per_step(method: str | None, kw: dict, steps: int, batch: int, width: float, device: str = "cpu") -> dict:
-    """Ops and syncs per step (difference of an epoch of 2·steps and one of steps batches)."""
-    a = count_epoch(method, kw, steps, batch, width, device)
-    b = count_epoch(method, kw, 2 * steps, batch, width, device)
+    """Ops and syncs per step (difference of an epoch of 2·steps and one of steps batches), on the CPU
+    along the paths a GPU takes (:func:`gpu_paths`)."""
+    with gpu_paths(device):
+        a = count_epoch(method, kw, steps, batch, width, device)
+        b = count_epoch(method, kw, 2 * steps, batch, width, device)
     kinds = {k: (b.syncs[k] - a.syncs[k]) / steps for k in set(a.syncs) | set(b.syncs)}
     ops = {k: (b.sync_ops[k] - a.sync_ops[k]) / steps for k in set(a.sync_ops) | set(b.sync_ops)}
     return {"ops": (b.n_ops - a.n_ops) / steps, "syncs": (b.n_syncs - a.n_syncs) / steps,

@@ -50,7 +50,7 @@ def kth_smallest(x: torch.Tensor, *ks: int) -> list[torch.Tensor]:
     for k in ks:
         if not 1 <= k <= n:
             raise ValueError(f"k={k} must lie in [1, {n}] for a tensor of {n} entries")
-    if x.device.type != "cpu":
+    if x.device.type != "cpu" or x.dtype in (torch.bfloat16, torch.float16):  # numpy has no bfloat16
         return [torch.kthvalue(x, k).values for k in ks]
     a = x.detach().reshape(-1).numpy()
     part = np.partition(a, [k - 1 for k in ks])

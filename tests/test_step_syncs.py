@@ -192,6 +192,8 @@ def test_kth_smallest_equals_a_sort_with_ties_nan_and_both_float_widths():
             finite = x.detach()[~torch.isnan(x.detach())]
             assert torch.equal(torch.stack(kth_smallest(finite, *range(1, finite.numel() + 1))),
                                torch.stack([torch.kthvalue(finite, k).values for k in range(1, finite.numel() + 1)]))
+    half = torch.tensor([3.0, 1.0, 2.0, 1.0], dtype=torch.bfloat16)  # no numpy dtype: kthvalue
+    assert [float(v) for v in kth_smallest(half, 1, 2, 3, 4)] == [1.0, 1.0, 2.0, 3.0]
     with pytest.raises(ValueError, match=r"k=0 must lie in \[1, 3\]"):
         kth_smallest(torch.zeros(3), 0)
     with pytest.raises(ValueError, match=r"k=4 must lie in \[1, 3\]"):
