@@ -165,8 +165,8 @@ def _context():
     forked copy of a threaded process can deadlock; the fork server imports torch but runs nothing.
 
     The server is started here (once per parent process). Python < 3.13 ignores the parent's
-    ``sys.path`` there, so it is started with this process's lottery_lab folder alone in front of its
-    path (``PYTHONPATH``, and ``PYTHONSAFEPATH`` so that the current folder does not come first): it
+    ``sys.path`` there, so it is started with this process's lottery_lab folder first on its path
+    (``PYTHONPATH``, and ``PYTHONSAFEPATH`` so that the current folder does not come before it): it
     imports the same copy of lottery_lab as this process. Python 3.10 has no ``PYTHONSAFEPATH``; there
     the server leaves lottery_lab to each worker. Each worker then takes this process's ``sys.path``
     and current folder (multiprocessing sends both).
