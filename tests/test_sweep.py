@@ -408,3 +408,38 @@ def test_two_compare_commands_at_once_on_one_out_dir_train_nothing_twice_and_pri
     oc, ec = c.communicate(timeout=600)
     assert c.returncode == 0, ec
     assert json.loads(oc)["rows"] == ja["rows"]
+
+
+def play_or_die(config):
+    """A sweep task: ``_play_config``, except that with LOTTERY_LAB_TEST_DIE set the random seed-1 run
+    SIGKILLs its own worker process once its round 1 is stored (mid-run: round 2 not done)."""
+    from lottery_lab.sweep.core import _play_config
+
+    if os.environ.get("LOTTERY_LAB_TEST_DIE") and (config.method, config.seed) == ("random", 1):
+        play(config, until=lambda rows: len(rows) == 2 and os.kill(os.getpid(), signal.SIGKILL))
+    return _play_config(config)
+
+
+def test_a_worker_killed_mid_run_is_reported_and_a_rerun_finishes_with_identical_results(tmp_path, monkeypatch):
+    configs = [LotteryConfig(**{**c.to_dict(), "rounds": 2}) for c in grid(tmp_path / "out")]
+    monkeypatch.setenv("LOTTERY_LAB_TEST_DIE", "1")
+    with pytest.raises(sweep.SweepError) as info:
+        sweep.run(configs, jobs=2, task=play_or_die, items=configs, progress=False)
+    victim = next(i for i, c in enumerate(configs) if (c.method, c.seed) == ("random", 1))
+    failed = {f.index: f.error for f in info.value.failures}
+    assert victim in failed and "BrokenProcessPool" in failed[victim]  # the dead worker, named with its config
+    from lottery_lab import runs
+
+    where = [p for p in (tmp_path / "out").glob("random-*") if runs.load(p).config.seed == 1]
+    assert len(where) == 1 and len(runs.load(where[0]).rows) == 2  # rounds 0 and 1 survived the kill
+    kept = (where[0] / "round_01" / "metrics.json").stat().st_mtime_ns
+    monkeypatch.delenv("LOTTERY_LAB_TEST_DIE")
+    stats = sweep.Stats()
+    got = sweep.run(configs, jobs=2, progress=False, stats=stats)
+    assert stats.dense_trainings == 0  # the dense rounds were stored before the kill
+    assert (where[0] / "round_01" / "metrics.json").stat().st_mtime_ns == kept  # round 1 reused, not recomputed
+    ref = sweep.run([LotteryConfig(**{**c.to_dict(), "out_dir": str(tmp_path / "ref")}) for c in configs],
+                    progress=False)
+    assert [strip(r.rows) for r in got] == [strip(r.rows) for r in ref]
+    for g, r in zip(got, ref):
+        assert all(same_state(g.weights(k), r.weights(k)) and same_state(g.masks[k], r.masks[k]) for k in range(3))
