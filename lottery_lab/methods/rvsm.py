@@ -53,8 +53,7 @@ def kth_largest_pair(x: torch.Tensor, k: int, selection: bool = False) -> tuple[
     n = x.numel()
     if selection:
         if k < n:
-            kth, next_ = kth_smallest(x, n - k + 1, n - k)
-            return kth, next_
+            return tuple(kth_smallest(x, n - k + 1, n - k))
         return kth_smallest(x, 1)[0], None
     if k < n - k:  # the k + 1 largest, in descending order
         top = torch.topk(x, k + 1, largest=True, sorted=True).values

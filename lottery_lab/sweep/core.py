@@ -227,6 +227,9 @@ def map_tasks(fn: Callable, args: Sequence, *, jobs: int = 1, executor=None, thr
     processes (:func:`_pool`), or on ``executor`` (``concurrent.futures``-style or a ``dask.distributed.Client``);
     ``bar`` (tqdm) advances once per finished task. ``order``: the indices of ``args`` in the order the
     tasks are handed to the workers (default: as given); the results stay in the order of ``args``."""
+    order = range(len(args)) if order is None else list(order)
+    if sorted(order) != list(range(len(args))):
+        raise ValueError(f"order must be a permutation of range({len(args)}), got {order!r}")
     if executor is None and jobs == 1:
         out = []
         for a in args:
@@ -237,9 +240,6 @@ def map_tasks(fn: Callable, args: Sequence, *, jobs: int = 1, executor=None, thr
     own = executor is None
     ex = _pool(jobs) if own else executor
     try:
-        order = range(len(args)) if order is None else list(order)
-        if sorted(order) != list(range(len(args))):
-            raise ValueError(f"order must be a permutation of range({len(args)}), got {order!r}")
         if _is_dask(ex):
             from distributed import as_completed
             futures = [ex.submit(_call, fn, args[i], threads, pure=False) for i in order]
@@ -378,10 +378,10 @@ def run(configs: Sequence, jobs: int = 1, executor=None, data=None, progress: bo
             for i in (i for i, s in enumerate(stored) if s):
                 done[i] = _call(fn, args[i], None)
                 bar.update()
-            size = [costs(args[i]) if costs is not None else cost(configs[i]) for i in todo]
+            order = None if pool is None else longest_first(
+                [costs(args[i]) if costs is not None else cost(configs[i]) for i in todo])
             for i, value in zip(todo, map_tasks(fn, [args[i] for i in todo], executor=pool, threads=threads,
-                                                 jobs=1 if pool is None else jobs, bar=bar,
-                                                 order=None if pool is None else longest_first(size))):
+                                                 jobs=1 if pool is None else jobs, bar=bar, order=order)):
                 done[i] = value
     finally:
         if own:
