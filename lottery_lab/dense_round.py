@@ -55,6 +55,12 @@ def dense_dir(config, data_fingerprint: str | None = None) -> Path | None:
     return Path(config.out_dir) / DENSE_DIR / key(config, data_fingerprint)
 
 
+def shared_dir(config, data_fingerprint: str | None = None) -> Path | None:
+    """The folder ``config``'s round 0 comes from (:func:`dense_dir`), or ``None`` when the run trains its
+    own: it keeps nothing on disk, or ``LOTTERY_LAB_NO_SHARED_DENSE`` is set."""
+    return None if os.environ.get("LOTTERY_LAB_NO_SHARED_DENSE") else dense_dir(config, data_fingerprint)
+
+
 #: what a damaged file of the shared folder becomes
 _ACTION = "the next run that needs it retrains it"
 
@@ -83,8 +89,8 @@ def _train_shared(run, folder: Path, shared=None):
 
 def round0(run) -> dict:
     """Round 0 of ``run`` (a :class:`lottery_lab.lottery._Run`): from the shared folder, trained there first if needed."""
-    folder = dense_dir(run.config, run.record.get("data_fingerprint"))
-    if folder is None or os.environ.get("LOTTERY_LAB_NO_SHARED_DENSE"):
+    folder = shared_dir(run.config, run.record.get("data_fingerprint"))
+    if folder is None:
         row = run.train_round0()
         COUNTS["dense"] += 1
         return row

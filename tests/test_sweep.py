@@ -444,3 +444,27 @@ def test_a_worker_killed_mid_run_is_reported_and_a_rerun_finishes_with_identical
     assert [strip(r.rows) for r in got] == [strip(r.rows) for r in ref]
     for g, r in zip(got, ref):
         assert all(same_state(g.weights(k), r.weights(k)) and same_state(g.masks[k], r.masks[k]) for k in range(3))
+
+
+def test_without_sharing_every_run_trains_its_own_dense_round_and_nothing_else(tmp_path, monkeypatch):
+    # LOTTERY_LAB_NO_SHARED_DENSE (the benchmarks' "before"): no shared folder is trained, not even by the
+    # sweep's dense step, and each run's round 0 is its own training
+    monkeypatch.setenv("LOTTERY_LAB_NO_SHARED_DENSE", "1")
+    stats = sweep.Stats()
+    got = sweep.run(grid(tmp_path), progress=False, stats=stats)
+    assert stats.dense_trainings == len(got) == 4
+    assert not (tmp_path / dense.DENSE_DIR).exists()
+    monkeypatch.delenv("LOTTERY_LAB_NO_SHARED_DENSE")
+    shared = sweep.run(grid(tmp_path / "shared"), progress=False)  # bit-identical on the CPU either way
+    assert [strip(r.rows) for r in got] == [strip(r.rows) for r in shared]
+
+
+def test_the_demo_counts_a_shared_dense_round_once_in_its_training_time(tmp_path):
+    from lottery_lab.cli.lottery import _training_s
+
+    results = sweep.run(grid(tmp_path, seeds=(0,)), progress=False)  # imp and random: one dense round
+    (folder,) = (tmp_path / dense.DENSE_DIR).iterdir()
+    own = json.loads((folder / "round_00" / "metrics.json").read_text())["row"]["wall_s"]
+    assert all(r.rows[0]["wall_s"] == own for r in results)  # each run's row 0 repeats it
+    expected = own + sum(row["wall_s"] for r in results for row in r.rows[1:])
+    assert _training_s(results) == pytest.approx(expected, rel=1e-12)

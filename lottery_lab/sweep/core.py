@@ -355,7 +355,7 @@ def run(configs: Sequence, jobs: int = 1, executor=None, data=None, progress: bo
     firsts = {}
     if data is None:
         for c in configs:
-            folder = None if c.out_dir is None else dense.dense_dir(c)
+            folder = dense.shared_dir(c)  # None: the run trains its own round 0
             if folder is not None and not (folder / "round_00" / "metrics.json").exists():  # not finished yet
                 firsts.setdefault(folder, c)
     args = list(items) if items is not None else configs
